@@ -1,0 +1,80 @@
+"""Who may do what (DESIGN.md §4), in one place: an endpoint table, and the object-level checks.
+
+Every route must appear in POLICY; an endpoint that does not is refused (deny by default).
+"""
+from __future__ import annotations
+
+from .errors import Forbidden, NotFound
+
+PUBLIC = "public"  # no sign-in (visit code page, login, the app shell, the API document)
+ANY = frozenset({"inspector", "leader", "supervisor", "admin"})
+STAFF_READ = ANY
+ADMIN = frozenset({"admin"})
+LEADERS = frozenset({"leader", "admin"})
+OVERSIGHT = frozenset({"leader", "supervisor", "admin"})
+REVIEWERS = frozenset({"supervisor", "admin"})
+FIELD = frozenset({"inspector", "leader"})
+
+POLICY: dict[str, object] = {
+    # app shell, docs, health
+    "web.index": PUBLIC,
+    "web.service_worker": PUBLIC,
+    "web.manifest": PUBLIC,
+    "web.health": PUBLIC,
+    "web.api_docs": PUBLIC,
+    "static": PUBLIC,
+    "api.openapi": PUBLIC,
+    # auth
+    "api.auth_login": PUBLIC,
+    "api.auth_logout": ANY,
+    "api.me": ANY,
+    # reference data: everyone signed in reads, admins write
+    "api.departments_list": STAFF_READ,
+    "api.departments_create": ADMIN,
+    "api.departments_update": ADMIN,
+    "api.areas_list": STAFF_READ,
+    "api.areas_create": ADMIN,
+    "api.areas_update": ADMIN,
+    "api.squads_list": STAFF_READ,
+    "api.squads_get": STAFF_READ,
+    "api.squads_create": ADMIN,
+    "api.squads_update": ADMIN,
+    "api.users_list": STAFF_READ,
+    "api.users_get": STAFF_READ,
+    "api.users_create": ADMIN,
+    "api.users_update": ADMIN,
+    "api.scenes_list": STAFF_READ,
+    "api.scenes_get": STAFF_READ,
+    "api.scenes_version": STAFF_READ,
+    "api.scenes_create": ADMIN,
+    "api.scenes_update": ADMIN,
+    "api.targets_list": STAFF_READ,
+    "api.targets_get": STAFF_READ,
+    "api.targets_create": ADMIN,
+    "api.targets_update": ADMIN,
+    "api.targets_import": ADMIN,
+}
+
+
+def endpoint_roles(endpoint: str | None):
+    """Return the policy entry for an endpoint, or None when it has none (deny)."""
+    return POLICY.get(endpoint or "")
+
+
+def require(user, *roles: str) -> None:
+    """Refuse unless the user holds one of the roles."""
+    if user is None or not user.has(*roles):
+        raise Forbidden()
+
+
+def is_all_seeing(user) -> bool:
+    """Supervisors and admins read across every squad."""
+    return user.has("supervisor", "admin")
+
+
+def check_squad_read(user, squad_id: int | None, what: str = "resource") -> None:
+    """Refuse reading another squad's things; 404 so their existence does not leak."""
+    if is_all_seeing(user):
+        return
+    if squad_id is None or user.squad_id != squad_id:
+        raise NotFound(what)

@@ -1,0 +1,76 @@
+"""The PWA shell, its service worker (versioned by a hash of static/), the manifest, and the API docs page."""
+from __future__ import annotations
+
+import hashlib
+import os
+
+from flask import Blueprint, current_app, send_from_directory
+
+bp = Blueprint("web", __name__)
+
+
+def static_version() -> str:
+    """Return a short hash of every file under static/, so a new deploy names a new cache."""
+    cached = current_app.extensions.get("lianduinspect_static_version")
+    if cached:
+        return cached
+    digest = hashlib.sha256()
+    root = current_app.static_folder
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            digest.update(os.path.relpath(path, root).encode() + b"\0")
+            with open(path, "rb") as fh:
+                digest.update(hashlib.sha256(fh.read()).digest())
+    version = digest.hexdigest()[:12]
+    current_app.extensions["lianduinspect_static_version"] = version
+    return version
+
+
+def _static_text(name: str) -> str:
+    with open(os.path.join(current_app.static_folder, name), encoding="utf-8") as fh:
+        return fh.read()
+
+
+@bp.get("/")
+def index():
+    """Serve the app shell with the static version injected."""
+    html = _static_text("index.html").replace("__STATIC_VERSION__", static_version())
+    response = current_app.response_class(html, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'")
+    return response
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """Serve the service worker from the root scope, versioned by the static hash."""
+    js = _static_text("sw.js").replace("__STATIC_VERSION__", static_version())
+    response = current_app.response_class(js, mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/"
+    return response
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """Serve the web app manifest."""
+    response = send_from_directory(current_app.static_folder, "manifest.webmanifest",
+                                   mimetype="application/manifest+json")
+    return response
+
+
+@bp.get("/healthz")
+def health():
+    """Answer that the process is up (for load balancers and crash tests)."""
+    return {"status": "ok"}
+
+
+@bp.get("/api/docs")
+def api_docs():
+    """Serve the API docs page; its script and styles come from static/, no CDN."""
+    return send_from_directory(current_app.static_folder, "apidocs.html", mimetype="text/html")

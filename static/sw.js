@@ -1,0 +1,1 @@
+// service worker: replaced by the PWA issue; version __STATIC_VERSION__

@@ -1,0 +1,107 @@
+"""Deny by default: every route is in one role × endpoint table, and each role gets exactly DESIGN.md §4.
+
+Writes are attempted with an empty body, so an allowed role gets a 4xx about the body (never 401/403)
+and a denied role gets 403/404; nothing is written either way.
+"""
+from __future__ import annotations
+
+import pytest
+
+from lianduinspect.permissions import POLICY
+
+ALL = {"inspector", "leader", "supervisor", "admin", "stranger"}
+OK, DENY = "ok", "deny"
+
+
+def allow(*who):
+    """Expectation row: the named personas pass, everyone else (and anonymous) is denied."""
+    who = set(who)
+    return {p: (OK if p in who else DENY) for p in ALL | {"anonymous"}}
+
+
+PUBLIC = allow(*ALL, "anonymous")
+SIGNED_IN = allow(*ALL)
+ADMIN = allow("admin")
+
+# endpoint -> (method, path (formatted with the world), expectations)
+ROUTES = {
+    "web.index": ("GET", "/", PUBLIC),
+    "web.service_worker": ("GET", "/sw.js", PUBLIC),
+    "web.manifest": ("GET", "/manifest.webmanifest", PUBLIC),
+    "web.health": ("GET", "/healthz", PUBLIC),
+    "web.api_docs": ("GET", "/api/docs", PUBLIC),
+    "static": ("GET", "/static/apidocs.js", PUBLIC),
+    "api.openapi": ("GET", "/api/v1/openapi.json", PUBLIC),
+    "api.auth_login": ("POST", "/api/v1/auth/login", PUBLIC),
+    "api.auth_logout": ("POST", "/api/v1/auth/logout", SIGNED_IN),
+    "api.me": ("GET", "/api/v1/me", SIGNED_IN),
+    "api.departments_list": ("GET", "/api/v1/departments", SIGNED_IN),
+    "api.departments_create": ("POST", "/api/v1/departments", ADMIN),
+    "api.departments_update": ("PATCH", "/api/v1/departments/{w.departments[0].id}", ADMIN),
+    "api.areas_list": ("GET", "/api/v1/areas", SIGNED_IN),
+    "api.areas_create": ("POST", "/api/v1/areas", ADMIN),
+    "api.areas_update": ("PATCH", "/api/v1/areas/{w.areas[0].id}", ADMIN),
+    "api.squads_list": ("GET", "/api/v1/squads", SIGNED_IN),
+    "api.squads_get": ("GET", "/api/v1/squads/{w.squad.id}", SIGNED_IN),
+    "api.squads_create": ("POST", "/api/v1/squads", ADMIN),
+    "api.squads_update": ("PATCH", "/api/v1/squads/{w.squad.id}", ADMIN),
+    "api.users_list": ("GET", "/api/v1/users", SIGNED_IN),
+    "api.users_get": ("GET", "/api/v1/users/{w.inspector.id}", SIGNED_IN),
+    "api.users_create": ("POST", "/api/v1/users", ADMIN),
+    "api.users_update": ("PATCH", "/api/v1/users/{w.partner.id}", ADMIN),
+    "api.scenes_list": ("GET", "/api/v1/scenes", SIGNED_IN),
+    "api.scenes_get": ("GET", "/api/v1/scenes/{w.scene.id}", SIGNED_IN),
+    "api.scenes_version": ("GET", "/api/v1/scenes/{w.scene.id}/versions/1", SIGNED_IN),
+    "api.scenes_create": ("POST", "/api/v1/scenes", ADMIN),
+    "api.scenes_update": ("PUT", "/api/v1/scenes/{w.scene.id}", ADMIN),
+    "api.targets_list": ("GET", "/api/v1/targets", SIGNED_IN),
+    "api.targets_get": ("GET", "/api/v1/targets/{w.targets[0].id}", SIGNED_IN),
+    "api.targets_create": ("POST", "/api/v1/targets", ADMIN),
+    "api.targets_update": ("PATCH", "/api/v1/targets/{w.targets[0].id}", ADMIN),
+    "api.targets_import": ("POST", "/api/v1/targets/import", ADMIN),
+}
+
+
+def test_every_route_is_in_the_role_table(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - set(ROUTES) == set(), "routes missing from the role × endpoint table"
+    assert set(ROUTES) - endpoints == set(), "table names routes that do not exist"
+
+
+def test_every_route_has_an_access_rule(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - set(POLICY) == set(), "routes without an access rule are refused for everyone"
+
+
+def test_route_without_access_rule_is_refused(app, as_admin, monkeypatch):
+    monkeypatch.delitem(POLICY, "api.departments_list")
+    response = as_admin.get("/api/v1/departments")
+    assert response.status_code == 403
+    assert response.json["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("persona", sorted(ALL | {"anonymous"}))
+def test_each_role_gets_exactly_what_design_allows(app, world, client, personas, persona):
+    caller = client if persona == "anonymous" else personas[persona]
+    mismatches = []
+    for endpoint, (method, template, expected) in sorted(ROUTES.items()):
+        if endpoint == "api.auth_logout":
+            continue  # signing out would end the persona's session for the rest of the loop
+        path = template.format(w=world)
+        kwargs = {} if method == "GET" else {"json": {}}
+        response = caller.open(method, path, **kwargs)
+        status = response.status_code
+        if status >= 500:
+            mismatches.append(f"{method} {path}: {status} (server error)")
+        elif expected[persona] == OK and status in (401, 403, 404):
+            mismatches.append(f"{method} {path}: {status}, expected allowed")
+        elif expected[persona] == DENY and status not in (401, 403, 404):
+            mismatches.append(f"{method} {path}: {status}, expected denied")
+        if status >= 400:
+            assert set(response.json) == {"error"}, f"{path}: error not in the one shape"
+    assert mismatches == []
+
+
+def test_logout_is_for_signed_in_users_only(client, as_inspector):
+    assert client.post("/api/v1/auth/logout").status_code == 401
+    assert as_inspector.post("/api/v1/auth/logout").status_code == 204
