@@ -53,6 +53,9 @@ POLICY: dict[str, object] = {
     "api.targets_create": ADMIN,
     "api.targets_update": ADMIN,
     "api.targets_import": ADMIN,
+    # capture and sync (issue 3)
+    # rounds and the scheduler (issue 4)
+    # review, rectification, audit chain, visit code (issue 6)
 }
 
 

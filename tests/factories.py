@@ -4,8 +4,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from lianduinspect.models import (Area, ChecklistItem, Department, Scene, SceneVersion, Squad, SquadArea, Target,
-                                  User, UserRole)
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from lianduinspect.models import (Area, ChecklistItem, Department, Round, Scene, SceneVersion, Squad, SquadArea,
+                                  Target, User, UserRole, Visit)
 from lianduinspect.rules import creditcode
 from lianduinspect.services.auth import hash_password
 
@@ -99,6 +102,32 @@ def make_target(session, area, category="restaurant", **kw) -> Target:
     return target
 
 
+def make_round(session, scene, squad, members=(), targets=(), *, period_key="2023-04", kind="scheduled",
+               window_start=None, window_end=None, status="planned", **kw) -> Round:
+    """A round of a scene for a squad with its team and one pending visit per target."""
+    start = window_start or datetime(2023, 3, 31, 16, 0, tzinfo=timezone.utc)
+    end = window_end or start + timedelta(days=30)
+    version = scene.versions[scene.current_version - 1]
+    rnd = Round(scene_id=scene.id, scene_version_id=version.id, squad_id=squad.id, period_key=period_key, kind=kind,
+                status=status, window_start=start, window_end=end, created_at=start - timedelta(days=3), **kw)
+    rnd.members = list(members)
+    session.add(rnd)
+    session.flush()
+    for target in targets:
+        make_visit(session, rnd, target)
+    return rnd
+
+
+def make_visit(session, rnd, target, **kw) -> Visit:
+    """A pending visit of a target within a round (and serving that round)."""
+    visit = Visit(**{"round_id": rnd.id, "target_id": target.id, "code": secrets.token_urlsafe(12),
+                     "status": "pending", "planned_month": rnd.period_key[:7], **kw})
+    visit.rounds = [rnd]
+    session.add(visit)
+    session.flush()
+    return visit
+
+
 @dataclass
 class World:
     departments: list
@@ -114,6 +143,8 @@ class World:
     scene: Scene
     targets: list
     other_targets: list
+    round: Round
+    other_round: Round
 
 
 def make_world(session) -> World:
@@ -138,5 +169,7 @@ def make_world(session) -> World:
     scene = make_scene(session, [zhzf, scjg, yjgl], code="canyin", name="餐饮服务场所")
     targets = [make_target(session, a1) for _ in range(6)]
     other_targets = [make_target(session, a2) for _ in range(4)]
+    rnd = make_round(session, scene, squad, [inspector, partner], targets[:4])
+    other_round = make_round(session, scene, other, [stranger], other_targets[:2])
     return World([zhzf, scjg, yjgl], [a1, a2], squad, other, admin, supervisor, leader, inspector, partner,
-                 stranger, scene, targets, other_targets)
+                 stranger, scene, targets, other_targets, rnd, other_round)

@@ -60,5 +60,13 @@ def page(items, next_cursor: str | None, schema: Schema) -> dict:
     return {"items": schema.dump(items, many=True), "next_cursor": next_cursor}
 
 
-# Import the resource modules so their routes register on the blueprint.
-from . import auth, openapi, reference, scenes, targets, users  # noqa: E402,F401
+def _register_resources() -> None:
+    """Import every resource module of this package so its routes register on the blueprint."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+_register_resources()

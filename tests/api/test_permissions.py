@@ -59,6 +59,9 @@ ROUTES = {
     "api.targets_create": ("POST", "/api/v1/targets", ADMIN),
     "api.targets_update": ("PATCH", "/api/v1/targets/{w.targets[0].id}", ADMIN),
     "api.targets_import": ("POST", "/api/v1/targets/import", ADMIN),
+    # capture and sync (issue 3)
+    # rounds and the scheduler (issue 4)
+    # review, rectification, audit chain, visit code (issue 6)
 }
 
 

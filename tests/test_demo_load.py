@@ -1,0 +1,62 @@
+"""The demo a new user meets after `make run`: Liandu's registry, loaded once, readable through the API."""
+from __future__ import annotations
+
+from lianduinspect.db import db
+from lianduinspect.demo.generate import build_demo
+from lianduinspect.demo.loader import DEMO_PASSWORD
+from lianduinspect.models import Scene, Target, User
+from lianduinspect.rules import creditcode, geo
+from lianduinspect.schemas.scenes import SceneCreateSchema
+
+from .conftest import ApiClient
+
+
+def test_demo_scenes_pass_the_admin_scene_schema():
+    for scene in build_demo()["scenes"]:
+        SceneCreateSchema().load(scene)
+
+
+def test_demo_load_fills_an_empty_database_and_prints_logins(app, runner):
+    result = runner.invoke(args=["demo", "load", "--if-empty"])
+    assert result.exit_code == 0, result.output
+    assert "demo loaded" in result.output and DEMO_PASSWORD in result.output
+    for role in ("admin", "supervisor", "leader", "inspector"):
+        assert role in result.output
+    with app.app_context():
+        assert db.session.query(Target).count() >= 600
+        assert db.session.query(Scene).count() >= 10
+        assert db.session.query(User).count() >= 30
+        assert all(creditcode.is_valid(t.credit_code) and geo.inside_liandu(t.lat, t.lon)
+                   for t in db.session.query(Target))
+
+
+def test_demo_load_if_empty_does_not_load_twice(app, runner):
+    runner.invoke(args=["demo", "load", "--if-empty"])
+    again = runner.invoke(args=["demo", "load", "--if-empty"])
+    assert "already has data" in again.output
+    with app.app_context():
+        assert db.session.query(Target).count() == 640
+
+
+def test_demo_inspector_signs_in_and_reads_scenes_targets_users(app, runner):
+    runner.invoke(args=["demo", "load"])
+    inspector = next(u for u in build_demo()["users"] if u["roles"] == ["inspector"])
+    client = ApiClient(app)
+    assert client.login(inspector["username"], DEMO_PASSWORD).status_code == 200
+    scenes = client.get("/api/v1/scenes").json["items"]
+    assert any(s["current"]["name"] == "餐饮服务场所" for s in scenes)
+    assert all("《" in i["legal_basis"] for s in scenes for i in s["current"]["items"])
+    assert len(client.get("/api/v1/targets?limit=500").json["items"]) == 500
+    assert client.get("/api/v1/users").status_code == 200
+
+
+def test_production_install_starts_with_no_account(app):
+    with app.app_context():
+        assert db.session.query(User).count() == 0
+
+
+def test_create_admin_makes_the_first_account(app, runner):
+    result = runner.invoke(args=["users", "create-admin", "--username", "admin", "--full-name", "管理员",
+                                 "--password", "a very long password"])
+    assert result.exit_code == 0, result.output
+    assert ApiClient(app).login("admin", "a very long password").status_code == 200
