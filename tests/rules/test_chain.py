@@ -6,12 +6,14 @@ import copy
 import hashlib
 import json
 import math
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -65,7 +67,7 @@ def make_chain(n: int) -> list[Triple]:
 
 
 @pytest.fixture(scope="module")
-def private_key():
+def private_key() -> Ed25519PrivateKey:
     """Return a checkpoint signing key."""
     return load_private_key(generate_key())
 
@@ -175,7 +177,7 @@ def test_verify_reports_hashes_at_requested_lengths_in_one_pass() -> None:
 
 
 def test_verify_streams_without_holding_the_chain() -> None:
-    def events():
+    def events() -> Iterator[Triple]:
         prev = GENESIS_HASH
         for seq in range(1, 2001):
             content = make_content(seq)
@@ -186,7 +188,7 @@ def test_verify_streams_without_holding_the_chain() -> None:
     assert verify(events()).count == 2000
 
 
-def test_consistently_rewritten_chain_passes_verify_but_fails_the_checkpoint(private_key) -> None:
+def test_consistently_rewritten_chain_passes_verify_but_fails_the_checkpoint(private_key: Ed25519PrivateKey) -> None:
     chain = make_chain(100)
     signed = sign_checkpoint(Checkpoint(80, chain[79][2], "2024-05-18T00:00:00+00:00"), private_key)
     contents = [c for c, _, _ in chain]
@@ -202,14 +204,14 @@ def test_consistently_rewritten_chain_passes_verify_but_fails_the_checkpoint(pri
     )
 
 
-def test_intact_chain_passes_its_checkpoint(private_key) -> None:
+def test_intact_chain_passes_its_checkpoint(private_key: Ed25519PrivateKey) -> None:
     chain = make_chain(100)
     signed = sign_checkpoint(Checkpoint(80, chain[79][2], "2024-05-18T00:00:00+00:00"), private_key)
     result = verify(chain, checkpoints_at={80})
     assert check_against_checkpoint(signed, result.hashes_at.get(80), result.last_seq) == (True, None)
 
 
-def test_truncated_tail_is_found_against_the_checkpoint(private_key) -> None:
+def test_truncated_tail_is_found_against_the_checkpoint(private_key: Ed25519PrivateKey) -> None:
     chain = make_chain(100)
     signed = sign_checkpoint(Checkpoint(100, chain[99][2], "2024-05-18T00:00:00+00:00"), private_key)
     result = verify(chain[:95], checkpoints_at={100})
@@ -220,7 +222,7 @@ def test_truncated_tail_is_found_against_the_checkpoint(private_key) -> None:
     )
 
 
-def test_checkpoint_beyond_a_broken_link_is_unreached(private_key) -> None:
+def test_checkpoint_beyond_a_broken_link_is_unreached(private_key: Ed25519PrivateKey) -> None:
     chain = make_chain(100)
     signed = sign_checkpoint(Checkpoint(80, chain[79][2], "2024-05-18T00:00:00+00:00"), private_key)
     del chain[10]
@@ -231,7 +233,7 @@ def test_checkpoint_beyond_a_broken_link_is_unreached(private_key) -> None:
     )
 
 
-def test_checkpoint_signature_verifies_with_the_signers_key(private_key) -> None:
+def test_checkpoint_signature_verifies_with_the_signers_key(private_key: Ed25519PrivateKey) -> None:
     signed = sign_checkpoint(Checkpoint(5, "a" * 64, "2024-05-18T00:00:00+00:00"), private_key)
     public = load_public_key(public_key_pem(private_key))
     assert verify_checkpoint_signature(signed, public)
@@ -251,13 +253,15 @@ def test_checkpoint_signature_verifies_with_the_signers_key(private_key) -> None
         pytest.param(lambda s: s["payload"].update(length="5"), id="length-not-int"),
     ],
 )
-def test_forged_checkpoint_signature_is_refused(private_key, forge) -> None:
+def test_forged_checkpoint_signature_is_refused(
+    private_key: Ed25519PrivateKey, forge: Callable[[dict[str, Any]], object]
+) -> None:
     signed = sign_checkpoint(Checkpoint(5, "a" * 64, "2024-05-18T00:00:00+00:00"), private_key)
     forge(signed)
     assert not verify_checkpoint_signature(signed, private_key.public_key())
 
 
-def test_checkpoint_signed_by_another_key_is_refused(private_key) -> None:
+def test_checkpoint_signed_by_another_key_is_refused(private_key: Ed25519PrivateKey) -> None:
     other = load_private_key(generate_key())
     signed = sign_checkpoint(Checkpoint(5, "a" * 64, "2024-05-18T00:00:00+00:00"), other)
     signed["key_fingerprint"] = key_fingerprint(private_key.public_key())

@@ -1,0 +1,179 @@
+"""Time audit-chain verification against the floor of hashing the same bytes with hashlib alone.
+
+Run ``make bench``, or ``.venv/bin/python bench/audit_verify.py [--events N] [--repeat R]``.
+Builds a chain of realistic events in memory, then compares the median time of
+``chain.verify`` with the median time of one ``sha256(...).hexdigest()`` per event over canonical
+bytes prepared in advance. The goal is a ratio of at most 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from lianduinspect.rules import chain
+
+GOAL_RATIO = 2.0
+
+_NOTES = (
+    "后厨未设置防鼠设施，已责令整改",
+    "消防通道堆放杂物，现场清理完毕",
+    "营业执照未公示，责令当日整改",
+    "砂石堆场未覆盖防尘网",
+    "危险化学品台账不全",
+    "",
+)
+_REASONS = ("照片与检查对象不符", "缺少失败项照片", "检查人员不足两人", "GPS 偏离检查对象")
+_PERIODS = ("2024-03", "2024-04", "2024-05", "2024-Q2", "2024-H1")
+_AGENTS = (
+    "Mozilla/5.0 (Linux; Android 13; V2219A) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/121.0 Safari/537.36",
+)
+
+
+def _data(rng: random.Random, action: str) -> tuple[str, str, dict[str, Any]]:
+    """Return a realistic (subject_type, subject_id, data) for an action."""
+    if action == "user.login":
+        user = rng.randrange(1, 160)
+        return "user", str(user), {"ip": f"10.12.{rng.randrange(256)}.{rng.randrange(256)}",
+                                   "user_agent": rng.choice(_AGENTS), "method": "password"}
+    if action == "round.generate":
+        return "round", str(rng.randrange(1, 5000)), {
+            "scene_id": rng.randrange(1, 52), "squad_id": rng.randrange(1, 16),
+            "period": rng.choice(_PERIODS), "seed": f"{rng.getrandbits(128):032x}",
+            "candidates_digest": f"{rng.getrandbits(256):064x}", "algorithm": "draw-v1",
+            "targets": sorted(rng.sample(range(1, 20000), 12)),
+        }
+    if action == "inspection.submit":
+        return "inspection", str(uuid.UUID(int=rng.getrandbits(128), version=4)), {
+            "visit_id": rng.randrange(1, 90000), "revision": 1,
+            "outcome": rng.choice(("pass", "rectify", "refer")),
+            "inspectors": sorted(rng.sample(range(1, 160), 2)),
+            "items": {"pass": rng.randrange(20), "fail": rng.randrange(4), "na": rng.randrange(3)},
+            "gps": [round(28.45 + rng.uniform(-0.2, 0.2), 6), round(119.92 + rng.uniform(-0.2, 0.2), 6)],
+            "note": rng.choice(_NOTES),
+        }
+    if action == "evidence.upload":
+        return "evidence", f"{rng.getrandbits(256):064x}", {
+            "inspection_id": rng.randrange(1, 90000), "bytes": rng.randrange(200_000, 6_000_000),
+            "mime": rng.choice(("image/jpeg", "image/heic", "image/png")),
+            "flags": rng.choice(([], [], ["gps_far"], ["no_camera_metadata"])),
+        }
+    if action in ("review.approve", "review.reject"):
+        data: dict[str, Any] = {"inspection_id": rng.randrange(1, 90000), "revision": 1}
+        if action == "review.reject":
+            data["reason"] = rng.choice(_REASONS)
+        return "review", str(rng.randrange(1, 90000)), data
+    # rectification.open / rectification.close
+    return "rectification", str(rng.randrange(1, 40000)), {
+        "item_id": rng.randrange(1, 900), "deadline": "2024-06-30",
+        "inspection_id": rng.randrange(1, 90000),
+    }
+
+
+_ACTIONS = (
+    ("user.login", 20), ("round.generate", 2), ("inspection.submit", 20), ("evidence.upload", 45),
+    ("review.approve", 6), ("review.reject", 2), ("rectification.open", 3),
+    ("rectification.close", 2),
+)
+
+
+def build_chain(n: int, seed: int = 20240517) -> list[tuple[dict[str, Any], str, str]]:
+    """Build ``n`` chained ``(content, prev_hash, hash)`` triples as the database would hold them."""
+    rng = random.Random(seed)
+    names = [a for a, _ in _ACTIONS]
+    weights = [w for _, w in _ACTIONS]
+    at = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    prev = chain.GENESIS_HASH
+    events = []
+    for seq in range(1, n + 1):
+        at += timedelta(seconds=rng.randrange(1, 600), microseconds=rng.randrange(1_000_000))
+        action = rng.choices(names, weights)[0]
+        subject_type, subject_id, data = _data(rng, action)
+        actor_id = None if action == "round.generate" else rng.randrange(1, 160)  # the scheduler
+        content = {
+            "seq": seq, "at": at.isoformat(), "actor_id": actor_id, "action": action,
+            "subject_type": subject_type, "subject_id": subject_id, "data": data,
+        }
+        digest = chain.event_hash(prev, content)
+        events.append((content, prev, digest))
+        prev = digest
+        _progress("build", seq, n)
+    return events
+
+
+def _progress(label: str, done: int, total: int) -> None:
+    """Draw a progress bar on stderr, every 1% and at the end."""
+    if done % max(1, total // 100) and done != total:
+        return
+    filled = 30 * done // total
+    end = "\n" if done == total else ""
+    print(f"\r{label:>8} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}", end=end,
+          file=sys.stderr, flush=True)
+
+
+def _median_seconds(fn: Callable[[], object], repeat: int, label: str) -> float:
+    """Run ``fn`` ``repeat`` times and return the median wall time."""
+    times = []
+    for i in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        _progress(label, i + 1, repeat)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print medians, the ratio, and a one-line summary."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    events = build_chain(args.events)
+    # The floor hashes exactly the bytes verify hashes, prepared before the clock starts.
+    blobs = [prev.encode("ascii") + b"\n" + chain.canonical(content) for content, prev, _ in events]
+    contents = [content for content, _, _ in events]
+    size = sum(map(len, blobs))
+
+    def floor() -> None:
+        sha256 = hashlib.sha256
+        for blob in blobs:
+            sha256(blob).hexdigest()
+
+    def encode_only() -> None:
+        canonical = chain.canonical
+        for content in contents:
+            canonical(content)
+
+    result = chain.verify(events)
+    assert result.ok and result.count == args.events, result
+
+    t_verify = _median_seconds(lambda: chain.verify(events), args.repeat, "verify")
+    t_floor = _median_seconds(floor, args.repeat, "floor")
+    t_encode = _median_seconds(encode_only, args.repeat, "encode")
+    ratio = t_verify / t_floor
+    n = args.events
+    print(f"events:                 {n:,} ({size / n:.0f} canonical bytes on average)")
+    print(f"verify (median of {args.repeat}):    {t_verify * 1e3:8.1f} ms  {t_verify / n * 1e6:6.2f} µs/event")
+    print(f"hashlib floor:          {t_floor * 1e3:8.1f} ms  {t_floor / n * 1e6:6.2f} µs/event")
+    print(f"canonical() alone:      {t_encode * 1e3:8.1f} ms  {t_encode / n * 1e6:6.2f} µs/event")
+    print(f"verify - encode - hash: {(t_verify - t_encode - t_floor) * 1e3:8.1f} ms  (loop and checks)")
+    print(f"ratio verify/floor:     {ratio:.2f}x (goal <= {GOAL_RATIO:g}x)")
+    verdict = "met" if ratio <= GOAL_RATIO else "NOT met"
+    print(f"audit_verify: {n:,} events verified in {t_verify:.3f} s, {ratio:.2f}x the hashlib floor "
+          f"({t_floor:.3f} s); goal <= {GOAL_RATIO:g}x {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
