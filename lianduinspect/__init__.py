@@ -10,8 +10,9 @@ from flask import Flask
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults, then LIANDUINSPECT_* variables, then the test config."""
     from . import auth, cli, config, errors
-    from .api import bp as api_bp
+    from .api import bp as api_bp, visitcode as visit_page
     from .db import db
+    from .web import compress
     from .migrate import migrate
     from .web import bp as web_bp
 
@@ -38,12 +39,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
+    # Compress the app shell and JSON on the way out: phones on 3G in townships feel every kilobyte.
+    app.config.setdefault("COMPRESS_MIMETYPES", ["text/html", "text/css", "text/javascript", "application/javascript",
+                                                 "application/json", "application/manifest+json", "image/svg+xml"])
+    app.config.setdefault("COMPRESS_MIN_SIZE", 512)
+    compress.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
     errors.init_app(app)
     auth.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
+    app.register_blueprint(visit_page.page_bp)  # /v/<code>, the visit code's public page
     cli.init_app(app)
     if app.config["SCHEDULER_ENABLED"] and not app.config.get("TESTING"):
         from . import jobs

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterable
 from contextlib import contextmanager
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Engine
 
 NAMING = {
@@ -71,3 +72,22 @@ def transaction():
         raise
     finally:
         _writing.reset(token)
+
+
+PHOTO_LOCKS = 7301  # advisory-lock namespace for "is this photo present?" decisions
+_BUCKETS = 64
+
+
+def lock_photo_buckets(session, sha256s: Iterable[str]) -> None:
+    """Take turns with other transactions deciding about the same photos (PostgreSQL).
+
+    A record and its photo may commit at the same moment on two hosts; without this, under READ
+    COMMITTED each could miss the other and leave "evidence complete" false for good. Photos are
+    hashed into a few buckets, locked in order, so a big batch takes at most 64 locks and no
+    two transactions can deadlock. SQLite needs nothing: its writers are already serial.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    buckets = sorted({int(sha[:8], 16) % _BUCKETS if len(sha) >= 8 else 0 for sha in sha256s})
+    for bucket in buckets:
+        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :bucket)"), {"ns": PHOTO_LOCKS, "bucket": bucket})

@@ -26,7 +26,9 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "scene.in_use": (409, "This scene version is pinned by rounds."),  # {}
     "round.exists": (409, "A round for this scene, squad and period exists."),  # {"round_id": id}
     "round.closed": (409, "The round is cancelled or closed."),  # {"status": str}
-    "round.team_unavailable": (422, "Not enough certified inspectors for a team."),  # {...}
+    # {"needed": 2, "found": [user ids], "passed_over": {user id: reason}}
+    "round.team_unavailable": (422, "Not enough certified inspectors for a team."),
+    "visit.closed": (409, "The visit is no longer pending."),  # {"status": str}
     "inspection.conflict": (409, "Same inspection ID, different content."),  # {"stored": record}
     "inspection.locked": (409, "This revision has been reviewed and is locked."),  # {"revision": n}
     "inspection.visit_closed": (409, "The visit is not open for inspection."),  # {"status": str}
@@ -42,6 +44,9 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "review.state": (409, "This revision cannot take that decision now."),  # {"status": str}
     "rectification.state": (409, "The rectification cannot take that step."),  # {"status"}
     "rectification.same_photo": (422, "The after photo repeats the before photo."),  # {"distance"}
+    "audit.broken": (409, "The audit chain is broken; nothing was signed."),  # {"seq": n, "reason": str}
+    "evaluation.limit": (409, "This visit has taken all the ratings it accepts."),  # {"limit": n}
+    "evaluation.closed": (409, "This visit does not take ratings."),  # {"status": str}
     "internal": (500, "Something went wrong on the server."),  # {}
 }
 

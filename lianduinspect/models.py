@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Float,
-                        ForeignKey, Index, Integer, String, Text, UniqueConstraint, text)
+                        ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -248,6 +248,9 @@ class Round(db.Model):
         # Exactly one generated round per (scene, squad, period), however many schedulers run.
         Index("uq_rounds_scheduled", "scene_id", "squad_id", "period_key", unique=True,
               sqlite_where=text("kind = 'scheduled'"), postgresql_where=text("kind = 'scheduled'")),
+        # One re-inspection round (复查) per scene, squad and month, however often the job runs.
+        Index("uq_rounds_reinspection", "scene_id", "squad_id", "period_key", unique=True,
+              sqlite_where=text("kind = 'reinspection'"), postgresql_where=text("kind = 'reinspection'")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     scene_id: Mapped[int] = mapped_column(ForeignKey("scenes.id"))
@@ -269,6 +272,8 @@ class Round(db.Model):
     scene_version: Mapped[SceneVersion] = relationship(lazy="joined")
     squad: Mapped[Squad] = relationship()
     members: Mapped[list[User]] = relationship(secondary="round_members", order_by="User.id")
+    # Every visit this round is served by, joint ones included (read-only: visits are written in bulk).
+    visits: Mapped[list["Visit"]] = relationship(secondary="visit_rounds", order_by="Visit.id", viewonly=True)
 
 
 class RoundMember(db.Model):
@@ -337,6 +342,8 @@ class Inspection(db.Model):
     late_reason: Mapped[str | None] = mapped_column(Text)
     signature_sha256: Mapped[str | None] = mapped_column(String(64))
     body_digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the canonical body: replay vs conflict
+    # SHA-256 of the body exactly as sent (canonical JSON): a replay is recognised before validation.
+    wire_digest: Mapped[str | None] = mapped_column(String(64))
     evidence_complete: Mapped[bool] = mapped_column(Boolean, default=False)
     flags: Mapped[list | None] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -444,8 +451,32 @@ class Review(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class CanonicalJSON(TypeDecorator):
+    """A JSON column whose stored text is canonical (sorted keys, no spaces, UTF-8).
+
+    Audit verification compares the stored text with the event's hashed body as plain strings,
+    so the text must be exactly what the chain's canonical encoder writes.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect):
+        from .rules.chain import canonical
+
+        def process(value):
+            # Handed to the driver as text; PostgreSQL's json type keeps the text verbatim.
+            return None if value is None else canonical(value).decode("utf-8")
+
+        return process
+
+
 class AuditEvent(db.Model):
-    """Append-only, hash-chained record of every state change (执法全过程记录)."""
+    """Append-only, hash-chained record of every state change (执法全过程记录).
+
+    ``body`` is authoritative: the event's canonical JSON content, the bytes its hash covers after
+    the previous hash. The other columns are copies of it for querying, checked by verification.
+    """
 
     __tablename__ = "audit_events"
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
@@ -454,9 +485,10 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(String(48), index=True)
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[str] = mapped_column(String(64))
-    data: Mapped[dict] = mapped_column(JSON)
+    data: Mapped[dict] = mapped_column(CanonicalJSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AuditHead(db.Model):
@@ -476,6 +508,28 @@ class AuditCheckpoint(db.Model):
     head_hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     signed: Mapped[dict] = mapped_column(JSON)
+
+
+class PublicRateSalt(db.Model):
+    """A random salt per minute window for the public endpoints' rate counters; dropped after it."""
+
+    __tablename__ = "public_rate_salts"
+    window: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                        autoincrement=False)  # minutes since the epoch
+    salt: Mapped[str] = mapped_column(String(64))
+
+
+class PublicRateCounter(db.Model):
+    """Requests in one minute window per salted hash of a client address or a visit code.
+
+    The salt dies with its window, so a counter can never be traced back to an address later,
+    and nothing here refers to evaluations.
+    """
+
+    __tablename__ = "public_rate_counters"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), index=True)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class Evaluation(db.Model):

@@ -54,8 +54,38 @@ POLICY: dict[str, object] = {
     "api.targets_update": ADMIN,
     "api.targets_import": ADMIN,
     # capture and sync (issue 3)
-    # rounds and the scheduler (issue 4)
+    "api.evidence_put": FIELD,
+    "api.evidence_head": FIELD,
+    "api.evidence_patch": FIELD,
+    "api.evidence_get": ANY,
+    "api.evidence_thumb": ANY,
+    "api.evidence_display": ANY,
+    "api.evidence_original": frozenset({"supervisor"}),
+    "api.pack_get": FIELD,
+    "api.inspections_put": FIELD,
+    "api.inspections_sync": FIELD,
+    "api.inspections_get": STAFF_READ,
+    "api.inspections_list": STAFF_READ,
+    # rounds and the scheduler (issue 4): object-level checks in services/rounds.py (404 across squads)
+    "api.rounds_list": ANY,  # inspectors: the rounds they are on; leaders: their squad's
+    "api.rounds_get": ANY,
+    "api.rounds_create": LEADERS,
+    "api.rounds_team": LEADERS,
+    "api.rounds_cancel": LEADERS,
+    "api.rounds_visit_update": frozenset({"inspector", "leader", "admin"}),  # the team, its leader, admins
     # review, rectification, audit chain, visit code (issue 6)
+    "api.reviews_queue": REVIEWERS,
+    "api.reviews_get": REVIEWERS,
+    "api.reviews_create": REVIEWERS,
+    "api.reviews_bulk_approve": REVIEWERS,
+    "api.reports_summary": OVERSIGHT,  # leaders: their own squad (services/reviews.py)
+    "api.rectifications_list": ANY,  # inspectors and leaders: their squad's; supervisors, admins: all
+    "api.rectifications_update": LEADERS,  # the squad's leader (404 across squads), admins
+    "api.rectifications_close": frozenset({"inspector", "leader", "admin"}),  # the squad's team, admins
+    "api.evaluations_summary": OVERSIGHT,  # leaders: aggregates of five or more of their squad's
+    "api.public_visit": PUBLIC,
+    "api.public_evaluate": PUBLIC,
+    "visitpage.show": PUBLIC,
 }
 
 

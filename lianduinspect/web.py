@@ -5,8 +5,10 @@ import hashlib
 import os
 
 from flask import Blueprint, current_app, send_from_directory
+from flask_compress import Compress
 
 bp = Blueprint("web", __name__)
+compress = Compress()  # flask-compress: gzip/brotli for the shell and JSON, by Accept-Encoding
 
 
 def static_version() -> str:

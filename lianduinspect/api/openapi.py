@@ -11,7 +11,7 @@ from ..errors import CATALOGUE
 from ..permissions import PUBLIC, endpoint_roles
 from . import bp
 
-_CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+_CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_0-9]+)>")
 
 
 def build_spec(app) -> dict:
@@ -33,7 +33,10 @@ def build_spec(app) -> dict:
         if meta is None or not rule.rule.startswith("/api/v1"):
             continue
         path = _CONVERTER.sub(r"{\1}", rule.rule)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+        methods = rule.methods - {"OPTIONS"}
+        if "GET" in methods:
+            methods -= {"HEAD"}  # Flask answers HEAD for every GET; document only a HEAD of its own
+        for method in sorted(methods):
             op: dict = {"summary": meta["summary"], "operationId": rule.endpoint.split(".")[-1],
                         "tags": [meta["tag"] or "api"], "responses": {}}
             roles = endpoint_roles(rule.endpoint)

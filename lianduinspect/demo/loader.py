@@ -5,7 +5,7 @@ from datetime import datetime
 
 from ..models import (Area, ChecklistItem, Department, Scene, SceneVersion, Squad, SquadArea, Target, User,
                       UserRole)
-from ..services import audit
+from ..services import audit, rounds
 from ..services.auth import hash_password
 from .generate import build_demo
 
@@ -15,8 +15,8 @@ ROLE_NAMES = {"admin": "管理员 admin", "supervisor": "督查 supervisor", "le
               "inspector": "执法队员 inspector"}
 
 
-def load(session, *, seed: int, targets: int, now: datetime, echo=print) -> dict:
-    """Insert departments, areas, squads, users, scenes and targets; return counts."""
+def load(session, *, seed: int, targets: int, now: datetime, echo=print, secret: str = "demo") -> dict:
+    """Insert departments, areas, squads, users, scenes and targets, generate rounds; return counts."""
     data = build_demo(seed=seed, targets=targets)
     depts = {}
     for d in data["departments"]:
@@ -63,6 +63,11 @@ def load(session, *, seed: int, targets: int, now: datetime, echo=print) -> dict
     summary = {"departments": len(depts), "areas": len(areas), "squads": len(squads), "users": len(data["users"]),
                "scenes": len(data["scenes"]), "targets": len(data["targets"])}
     audit.record(session, None, "demo.load", "database", "demo", {"seed": seed, **summary}, now=now)
+    # The scheduler's work for the current period of every cadence, so the demo opens with rounds.
+    report = rounds.generate_period(session, None, secret=secret, now=now)
+    echo(f"rounds for {', '.join(report.period_keys)}: {report.summary()}")
+    summary["rounds"] = report.created
+    summary["visits"] = report.visits
     return summary
 
 

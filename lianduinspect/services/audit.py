@@ -1,6 +1,13 @@
-"""Audit events: services record them in their transaction; transaction() chains them at commit."""
+"""Audit events: services record them in their transaction; transaction() chains them at commit.
+
+Each stored event keeps its canonical JSON content in ``body`` (the bytes its hash covers after
+the previous hash and a newline, as ``rules.chain.event_hash`` defines); the other columns are
+copies for querying. ``services.audit_chain`` verifies both.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timezone
 
 from sqlalchemy import select
@@ -11,11 +18,17 @@ from ..rules import chain
 _PENDING = "lianduinspect_audit_pending"
 
 
+def event_time(now: datetime) -> str:
+    """Format an event's time as stored in its body: ISO 8601, UTC, always with microseconds."""
+    # A fixed width lets verification compare the body with the database's copy as text.
+    return now.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
 def record(session, actor, action: str, subject_type: str, subject_id, data: dict | None = None,
            *, now: datetime) -> None:
     """Queue an audit event for this transaction (written, chained, just before commit)."""
     session.info.setdefault(_PENDING, []).append({
-        "at": now.astimezone(timezone.utc).isoformat(),
+        "at": event_time(now),
         "actor_id": getattr(actor, "id", actor),
         "action": action,
         "subject_type": subject_type,
@@ -37,11 +50,12 @@ def flush_pending(session) -> list[AuditEvent]:
     for content in pending:
         seq += 1
         content = {"seq": seq, **content}
-        digest = chain.event_hash(prev, content)
+        body = chain.canonical(content)
+        digest = hashlib.sha256(prev.encode("ascii") + b"\n" + body).hexdigest()  # == chain.event_hash
         event = AuditEvent(seq=seq, at=datetime.fromisoformat(content["at"]), actor_id=content["actor_id"],
                            action=content["action"], subject_type=content["subject_type"],
                            subject_id=content["subject_id"], data=content["data"],
-                           prev_hash=prev, hash=digest)
+                           prev_hash=prev, hash=digest, body=body)
         session.add(event)
         written.append(event)
         prev = digest
@@ -56,7 +70,5 @@ def discard_pending(session) -> None:
 
 
 def event_content(event: AuditEvent) -> dict:
-    """Return the content an event's hash covers, rebuilt from its row."""
-    return {"seq": event.seq, "at": event.at.isoformat(), "actor_id": event.actor_id,
-            "action": event.action, "subject_type": event.subject_type,
-            "subject_id": event.subject_id, "data": event.data}
+    """Return the content an event's hash covers: its stored body."""
+    return json.loads(event.body)

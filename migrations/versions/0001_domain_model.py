@@ -73,6 +73,7 @@ def upgrade():
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.Column('body', sa.LargeBinary(), nullable=False),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_audit_events')),
     sa.UniqueConstraint('hash', name=op.f('uq_audit_events_hash'))
     )
@@ -94,6 +95,20 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_departments')),
     sa.UniqueConstraint('code', name=op.f('uq_departments_code')),
     sa.UniqueConstraint('name', name=op.f('uq_departments_name'))
+    )
+    op.create_table('public_rate_counters',
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('window', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_public_rate_counters'))
+    )
+    with op.batch_alter_table('public_rate_counters', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_public_rate_counters_window'), ['window'], unique=False)
+
+    op.create_table('public_rate_salts',
+    sa.Column('window', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('salt', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('window', name=op.f('pk_public_rate_salts'))
     )
     op.create_table('login_throttle',
     sa.Column('username', sa.String(length=64), nullable=False),
@@ -293,6 +308,7 @@ def upgrade():
     with op.batch_alter_table('rounds', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_rounds_squad_id'), ['squad_id'], unique=False)
         batch_op.create_index('uq_rounds_scheduled', ['scene_id', 'squad_id', 'period_key'], unique=True, sqlite_where=sa.text("kind = 'scheduled'"), postgresql_where=sa.text("kind = 'scheduled'"))
+        batch_op.create_index('uq_rounds_reinspection', ['scene_id', 'squad_id', 'period_key'], unique=True, sqlite_where=sa.text("kind = 'reinspection'"), postgresql_where=sa.text("kind = 'reinspection'"))
 
     op.create_table('round_members',
     sa.Column('round_id', sa.Integer(), nullable=False),
@@ -359,6 +375,7 @@ def upgrade():
     sa.Column('late_reason', sa.Text(), nullable=True),
     sa.Column('signature_sha256', sa.String(length=64), nullable=True),
     sa.Column('body_digest', sa.String(length=64), nullable=False),
+    sa.Column('wire_digest', sa.String(length=64), nullable=True),
     sa.Column('evidence_complete', sa.Boolean(), nullable=False),
     sa.Column('flags', sa.JSON(), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
@@ -513,6 +530,7 @@ def downgrade():
 
     op.drop_table('round_members')
     with op.batch_alter_table('rounds', schema=None) as batch_op:
+        batch_op.drop_index('uq_rounds_reinspection', sqlite_where=sa.text("kind = 'reinspection'"), postgresql_where=sa.text("kind = 'reinspection'"))
         batch_op.drop_index('uq_rounds_scheduled', sqlite_where=sa.text("kind = 'scheduled'"), postgresql_where=sa.text("kind = 'scheduled'"))
         batch_op.drop_index(batch_op.f('ix_rounds_squad_id'))
 
@@ -542,6 +560,11 @@ def downgrade():
     op.drop_table('squads')
     op.drop_table('scenes')
     op.drop_table('login_throttle')
+    op.drop_table('public_rate_salts')
+    with op.batch_alter_table('public_rate_counters', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_public_rate_counters_window'))
+
+    op.drop_table('public_rate_counters')
     op.drop_table('departments')
     op.drop_table('audit_head')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:

@@ -1,0 +1,226 @@
+"""Tampering with the stored audit chain is refused by the database, and found when the guard is lifted.
+
+The append-only guard is lifted only inside `unguarded()` (SQLite: the triggers are dropped and
+re-created; PostgreSQL: the user triggers are disabled and re-enabled), to play an attacker who
+can write to the table directly.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lianduinspect.db import db
+
+from .services.test_audit_chain import record_events
+
+_MIGRATION = Path(__file__).resolve().parents[1] / "migrations" / "versions" / "0001_domain_model.py"
+
+
+def _guard_statements(dialect: str) -> list[str]:
+    spec = importlib.util.spec_from_file_location("migration_0001", _MIGRATION)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.APPEND_ONLY[dialect]
+
+
+@contextmanager
+def unguarded():
+    """Yield a connection that may UPDATE and DELETE audit events; restore the guard afterwards."""
+    dialect = db.engine.dialect.name
+    with db.engine.begin() as conn:
+        if dialect == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER audit_events_no_update")
+            conn.exec_driver_sql("DROP TRIGGER audit_events_no_delete")
+        else:
+            conn.exec_driver_sql("ALTER TABLE audit_events DISABLE TRIGGER USER")
+        try:
+            yield conn
+        finally:
+            if dialect == "sqlite":
+                for statement in _guard_statements("sqlite"):
+                    conn.exec_driver_sql(statement)
+            else:
+                conn.exec_driver_sql("ALTER TABLE audit_events ENABLE TRIGGER USER")
+
+
+def _rows(conn) -> list[tuple[int, bytes, str]]:
+    return [(r[0], bytes(r[1]), r[2]) for r in conn.execute(sa.text("SELECT seq, body, hash FROM audit_events ORDER BY seq"))]
+
+
+def _rewrite_from(conn, seq: int, change) -> None:
+    """Change event ``seq``'s content and re-chain every later event consistently, head included."""
+    rows = _rows(conn)
+    prev = rows[seq - 2][2] if seq > 1 else "0" * 64
+    for row_seq, body, _ in rows[seq - 1:]:
+        content = json.loads(body)
+        if row_seq == seq:
+            change(content)
+        new_body = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        digest = hashlib.sha256(prev.encode() + b"\n" + new_body).hexdigest()
+        conn.execute(sa.text("UPDATE audit_events SET body = :body, prev_hash = :prev, hash = :hash, "
+                             "action = :action, data = :data WHERE seq = :seq"),
+                     {"body": new_body, "prev": prev, "hash": digest, "action": content["action"],
+                      "data": json.dumps(content["data"], sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+                      "seq": row_seq})
+        prev = digest
+    conn.execute(sa.text("UPDATE audit_head SET hash = :hash WHERE id = 1"), {"hash": prev})
+
+
+def _verify(runner, *args):
+    return runner.invoke(args=["audit", "verify", *args])
+
+
+def _checkpoint(runner):
+    result = runner.invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def events(app, session, now):
+    record_events(30, now)
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_events SET action = 'forged' WHERE seq = 3",
+    "UPDATE audit_events SET body = body WHERE seq = 3",
+    "DELETE FROM audit_events WHERE seq = 30",
+    "DELETE FROM audit_events",
+])
+def test_update_and_delete_fail_with_the_guard_in_place(app, events, statement):
+    with pytest.raises(sa.exc.DatabaseError):
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(statement)
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM audit_events").scalar_one() == 30
+
+
+def test_truncate_fails_with_the_guard_in_place_on_postgresql(app, events):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    with pytest.raises(sa.exc.DatabaseError):
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("TRUNCATE audit_events")
+
+
+def test_intact_chain_verifies_with_exit_code_0_and_a_summary(runner, events):
+    _checkpoint(runner)
+    result = _verify(runner)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("audit chain OK: 31 events")
+    assert "matches" in result.output
+
+
+def test_edited_body_is_found_at_its_exact_seq(runner, events):
+    with unguarded() as conn:
+        body = _rows(conn)[16][1]
+        conn.execute(sa.text("UPDATE audit_events SET body = :b WHERE seq = 17"),
+                     {"b": body.replace(b'"n":16', b'"n":61')})
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert "audit chain BROKEN at seq 17: hash_mismatch" in result.output
+
+
+@pytest.mark.parametrize("column,value", [
+    ("action", "'review.approve'"), ("subject_id", "'uuid-99'"), ("actor_id", "42"),
+    ("data", "'{\"n\":99}'"),
+])
+def test_edited_copy_column_is_found_at_its_exact_seq(runner, events, column, value):
+    with unguarded() as conn:
+        conn.exec_driver_sql(f"UPDATE audit_events SET {column} = {value} WHERE seq = 9")
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert f"audit chain BROKEN at seq 9: copy_mismatch — event 9's {column} column" in result.output
+
+
+def test_edited_time_copy_is_found_at_its_exact_seq(app, runner, events):
+    with unguarded() as conn:
+        conn.execute(sa.text("UPDATE audit_events SET at = :at WHERE seq = 4"), {"at": "2020-01-01 00:00:00.000000"})
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert "BROKEN at seq 4: copy_mismatch — event 4's at column" in result.output
+
+
+def test_deleted_event_in_the_middle_is_named(runner, events):
+    with unguarded() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_events WHERE seq = 12")
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert "BROKEN at seq 12: seq_gap" in result.output
+
+
+def test_consistently_rewritten_chain_is_found_against_the_last_checkpoint(runner, events):
+    _checkpoint(runner)
+    with unguarded() as conn:
+        _rewrite_from(conn, 5, lambda c: c["data"].update(note="已整改"))
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert "checkpoint_mismatch" in result.output and "rewritten" in result.output
+
+
+def test_truncated_tail_is_found_against_the_last_checkpoint(runner, events):
+    _checkpoint(runner)
+    with unguarded() as conn:
+        rows = _rows(conn)
+        conn.exec_driver_sql("DELETE FROM audit_events WHERE seq > 25")
+        conn.execute(sa.text("UPDATE audit_head SET seq = 25, hash = :h WHERE id = 1"), {"h": rows[24][2]})
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert "audit chain BROKEN at seq 26: checkpoint_truncated" in result.output
+
+
+def test_truncated_tail_is_found_against_the_head_row_without_a_checkpoint(runner, events):
+    with unguarded() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_events WHERE seq > 27")
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert "BROKEN at seq 28: seq_gap — events 28..30 missing" in result.output
+
+
+def test_rewrite_of_the_whole_chain_checkpoints_and_key_is_found_against_an_exported_file(
+        app, runner, events, tmp_path):
+    _checkpoint(runner)
+    exported = tmp_path / "checkpoints.json"
+    assert runner.invoke(args=["audit", "export-checkpoints", str(exported)]).exit_code == 0
+    # The attacker rewrites every event from the first, replaces the key and re-signs a checkpoint.
+    with unguarded() as conn:
+        _rewrite_from(conn, 1, lambda c: c["data"].update(note="无问题"))
+        conn.exec_driver_sql("DELETE FROM audit_checkpoints")
+    os.remove(app.config["SIGNING_KEY_PATH"])
+    _checkpoint(runner)
+    assert _verify(runner).exit_code == 0  # everything on the server agrees with itself
+    result = _verify(runner, "--checkpoint", str(exported))
+    assert result.exit_code == 1
+    assert "checkpoint_mismatch" in result.output
+    assert "signed by another key" in result.output
+
+
+def test_checkpoint_refuses_to_sign_a_broken_chain(runner, events):
+    with unguarded() as conn:
+        conn.exec_driver_sql("UPDATE audit_events SET subject_type = 'x' WHERE seq = 2")
+    result = runner.invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 1
+    assert "audit.broken" in result.output and "'seq': 2" in result.output
+
+
+def test_guard_is_back_after_the_tamper_helper(app, events):
+    with unguarded():
+        pass
+    with pytest.raises(sa.exc.DatabaseError):
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM audit_events WHERE seq = 1")
+
+
+def test_verify_reads_an_unreadable_checkpoint_file_as_an_error(runner, events, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something else"}')
+    result = _verify(runner, "--checkpoint", str(bad))
+    assert result.exit_code != 0 and "not a" in result.output
