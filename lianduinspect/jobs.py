@@ -11,6 +11,8 @@ BackgroundScheduler in the web process). Tests never start a scheduler unless th
 from __future__ import annotations
 
 import atexit
+import hashlib
+import hmac
 import logging
 import threading
 from collections.abc import Callable
@@ -27,7 +29,7 @@ from werkzeug.serving import is_running_from_reloader
 
 from .db import transaction
 from .rules.periods import BUREAU_TZ
-from .services import rounds
+from .services import audit_chain, rectifications, rounds
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,45 @@ def sweep_overdue(app: Flask) -> dict:
     return result
 
 
+def plan_reinspections(app: Flask) -> int:
+    """Plan a re-inspection visit (复查) for each rectification whose deadline has arrived."""
+    with app.app_context():
+        with transaction() as session:
+            planned = rectifications.plan_reinspections(session, now=_now())
+    log.info("re-inspections planned: %d", len(planned))
+    return len(planned)
+
+
+def escalate_overdue(app: Flask) -> int:
+    """Escalate overdue rectifications to their squad leaders."""
+    with app.app_context():
+        with transaction() as session:
+            escalated = rectifications.escalate_overdue(session, now=_now())
+    log.info("rectifications escalated: %d", len(escalated))
+    return len(escalated)
+
+
+def draw_lookback(app: Flask) -> int:
+    """Draw last month's share of closed rectifications for a look-back (回头看)."""
+    seed = hmac.new(app.config["SECRET_KEY"].encode(), b"lookback", hashlib.sha256).hexdigest()
+    with app.app_context():
+        with transaction() as session:
+            drawn = rectifications.draw_lookback(session, now=_now(), seed=seed)
+    log.info("look-back drawn: %d", len(drawn))
+    return len(drawn)
+
+
+def make_checkpoint(app: Flask) -> int | None:
+    """Sign today's audit checkpoint (chain length and head hash) with the server's Ed25519 key."""
+    key = audit_chain.signing_key(app.config["SIGNING_KEY_PATH"])
+    with app.app_context():
+        with transaction() as session:
+            checkpoint = audit_chain.make_checkpoint(session, now=_now(), key=key)
+        length = checkpoint.length if checkpoint is not None else None
+    log.info("audit checkpoint: %s", length if length is not None else "unchanged")
+    return length
+
+
 @dataclass(frozen=True)
 class Job:
     id: str
@@ -68,12 +109,12 @@ JOBS: list[Job] = [
     # Daily, early morning in Lishui, so the coming period's rounds exist days before it begins.
     Job("rounds.generate", generate_rounds, lambda: CronTrigger(hour=2, minute=10, timezone=BUREAU_TZ)),
     Job("rounds.sweep_overdue", sweep_overdue, lambda: IntervalTrigger(hours=1, timezone=BUREAU_TZ)),
-    # ---- Issue 6 (review, rectifications, audit chain): the lead adds these jobs here once their
-    # services exist, each a thin function like the two above (transaction + one service + now):
-    #   rectifications.plan_reinspections  (daily)   -> services.rectifications.plan_reinspections
-    #   rectifications.escalate_overdue    (hourly)  -> services.rectifications.escalate_overdue
-    #   audit.make_checkpoint              (daily)   -> services.audit_chain.make_checkpoint
-    # They are NOT implemented here yet.
+    # Rectification loop (整改 → 复查 → 销号) and the audit chain's signed checkpoint.
+    Job("rectifications.plan_reinspections", plan_reinspections,
+        lambda: CronTrigger(hour=6, minute=30, timezone=BUREAU_TZ)),
+    Job("rectifications.escalate_overdue", escalate_overdue, lambda: IntervalTrigger(hours=1, timezone=BUREAU_TZ)),
+    Job("rectifications.draw_lookback", draw_lookback, lambda: CronTrigger(day=1, hour=3, timezone=BUREAU_TZ)),
+    Job("audit.checkpoint", make_checkpoint, lambda: CronTrigger(hour=0, minute=5, timezone=BUREAU_TZ)),
 ]
 
 

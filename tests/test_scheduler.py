@@ -39,9 +39,10 @@ def _count(session, model_column, *where):
     return session.scalar(select(func.count(model_column)).where(*where))
 
 
-def test_production_schedule_generates_daily_and_sweeps_hourly_with_room_for_issue_6():
+def test_production_schedule_runs_every_job_of_the_rounds_and_the_rectification_loop():
     by_id = {job.id: job for job in jobs.JOBS}
-    assert set(by_id) >= {"rounds.generate", "rounds.sweep_overdue"}
+    assert set(by_id) == {"rounds.generate", "rounds.sweep_overdue", "rectifications.plan_reinspections",
+                          "rectifications.escalate_overdue", "rectifications.draw_lookback", "audit.checkpoint"}
     assert isinstance(by_id["rounds.generate"].trigger(), CronTrigger)
     sweep = by_id["rounds.sweep_overdue"].trigger()
     assert isinstance(sweep, IntervalTrigger) and sweep.interval == timedelta(hours=1)
@@ -140,3 +141,31 @@ def test_scheduler_run_command_runs_the_blocking_scheduler(app, runner, monkeypa
     assert result.exit_code == 0, result.output
     assert "rounds.generate" in result.output
     assert seen == {"jobs": sorted(job.id for job in jobs.JOBS), "zone": "Asia/Shanghai"}
+
+
+def test_rectification_and_checkpoint_jobs_are_safe_to_run_twice(app, world, session):
+    """A due rectification gets one re-inspection visit and the chain one checkpoint, however often jobs run."""
+    from lianduinspect.models import AuditCheckpoint, Rectification, Visit
+
+    from .factories_review import make_inspection, make_rectification
+    from .inspection_bodies import visits_of
+
+    visit = visits_of(session, world.round)[0]
+    item_id = world.scene.versions[0].items[0].id
+    inspection = make_inspection(session, visit, [world.inspector, world.partner], results={item_id: "fail"},
+                                 outcome="rectify")
+    rect = make_rectification(session, inspection, item_id, deadline=datetime.now(timezone.utc) - timedelta(days=1))
+    session.commit()
+    for _ in range(2):
+        jobs.plan_reinspections(app)
+        jobs.escalate_overdue(app)
+        jobs.make_checkpoint(app)
+    with app.app_context():
+        from lianduinspect.db import db
+
+        planned = db.session.get(Rectification, rect.id)
+        assert planned.status == "reinspection_planned"
+        visits = db.session.scalars(select(Visit).where(Visit.target_id == visit.target_id,
+                                                        Visit.exemption == "reinspection")).all()
+        assert len(visits) == 1
+        assert db.session.scalar(select(func.count()).select_from(AuditCheckpoint)) == 1

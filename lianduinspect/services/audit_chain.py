@@ -327,6 +327,12 @@ def make_checkpoint(session, *, now: datetime, key) -> AuditCheckpoint:
             break
     if latest is not None and (latest.length, latest.head_hash) == (head.seq, head.hash):
         return latest  # nothing happened since: running the job twice signs once
+    if latest is not None and head.seq == latest.length + 1:
+        # The only event since is the one recording that checkpoint itself: nothing to sign anew.
+        only = session.execute(select(AuditEvent.action, AuditEvent.subject_id)
+                               .where(AuditEvent.seq == head.seq)).one_or_none()
+        if only is not None and (only.action, only.subject_id) == ("audit.checkpoint", str(latest.id)):
+            return latest
     start_seq, start_prev = 0, chain.GENESIS_HASH
     if latest is not None:
         if latest.length > head.seq:
