@@ -52,6 +52,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(web_bp)
     app.register_blueprint(visit_page.page_bp)  # /v/<code>, the visit code's public page
     cli.init_app(app)
+    if app.config["PROXY_HOPS"]:
+        # Behind nginx or a load balancer the client's address (rate limits) comes from X-Forwarded-For.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     if app.config["SCHEDULER_ENABLED"] and not app.config.get("TESTING"):
         from . import jobs
         jobs.start_in_app(app)

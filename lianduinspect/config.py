@@ -18,7 +18,6 @@ class Defaults:
     STORAGE_URL = None  # None: local content-addressed directory at instance/evidence
     S3_ENDPOINT_URL = None
     SIGNING_KEY_PATH = None  # Ed25519 key for audit checkpoints; None: instance/audit_ed25519.pem
-    TIMEZONE = "Asia/Shanghai"
     SESSION_HOURS = 12  # server-side session lifetime since last use
     SESSION_COOKIE_NAME = "li_session"
     SESSION_COOKIE_SECURE = False  # set true behind HTTPS
@@ -35,6 +34,7 @@ class Defaults:
     PHASH_MAX_DISTANCE = 8
     LATE_ENTRY_DAYS = 3
     PUBLIC_RATE_PER_MINUTE = 30
+    PROXY_HOPS = 0  # reverse proxies in front of the app; >0 trusts that many X-Forwarded-For/-Proto hops
 
 
 def _coerce(default, raw: str):

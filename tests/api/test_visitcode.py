@@ -174,3 +174,22 @@ def test_supervisor_sees_aggregates_per_squad_and_department(app, session, world
 
 def test_inspectors_do_not_see_evaluations(as_inspector):
     assert as_inspector.get("/api/v1/evaluations/summary").status_code == 403
+
+
+def test_behind_a_proxy_each_forwarded_client_has_its_own_limit(app, visit):
+    """With PROXY_HOPS set, the rate limit counts the address in X-Forwarded-For, not the proxy's."""
+    from lianduinspect import create_app
+
+    proxied = create_app({**{k: app.config[k] for k in ("DATABASE_URL", "STORAGE_URL", "SECRET_KEY")},
+                          "TESTING": True, "PROXY_HOPS": 1, "PUBLIC_RATE_PER_MINUTE": 3})
+    http = proxied.test_client()
+
+    def guess(n, client_address):
+        return http.get(f"/api/v1/public/visits/{visit['code']}y{n}", environ_base={"REMOTE_ADDR": "10.0.0.1"},
+                        headers={"X-Forwarded-For": client_address}).status_code
+
+    assert [guess(n, "198.51.100.20") for n in range(4)] == [404, 404, 404, 429]
+    assert guess(9, "198.51.100.21") == 404  # another phone behind the same proxy is not blocked
+    with proxied.app_context():
+        db.session.remove()
+        db.engine.dispose()
