@@ -4,7 +4,7 @@ import * as api from "./api.js";
 import * as db from "./db.js";
 import * as outbox from "./outbox.js";
 import * as P from "./pack.js";
-import { currentLang, fmtDate, fmtTime, setLang, t } from "./i18n.js";
+import { currentLang, fmtDate, fmtEndDate, fmtTime, setLang, t } from "./i18n.js";
 import { announce, back, distanceM, go, h, lastPosition, locate, mount, route } from "./ui.js";
 
 const FLUSH_EVERY_MS = 60 * 1000;
@@ -374,7 +374,7 @@ function roundsScreen(main) {
       return h("li", {}, h("a", { class: "card link-card", href: `#/round/${r.id}` },
         h("span", { class: "card-title" }, P.sceneName(r)),
         h("span", { class: "meta" }, t(`kind_${r.kind}`), " · ",
-          t("window", { a: fmtDate(P.windowOf(r).start), b: fmtDate(P.windowOf(r).end) })),
+          t("window", { a: fmtDate(P.windowOf(r).start), b: fmtEndDate(P.windowOf(r).end) })),
         h("span", { class: "row" }, statusBadge(r.status),
           h("progress", { max: visits.length || 1, value: done, "aria-label": t("visits_n", { done, n: visits.length }) }),
           h("span", { class: "meta" }, t("visits_n", { done, n: visits.length })))));
@@ -414,7 +414,7 @@ function roundScreen(main, roundId) {
   const holder = h("div", {}, draw());
   mount(main, back("", t("back")),
     h("h2", {}, P.sceneName(r)),
-    h("p", { class: "meta" }, t(`kind_${r.kind}`), " · ", t("window", { a: fmtDate(P.windowOf(r).start), b: fmtDate(P.windowOf(r).end) })),
+    h("p", { class: "meta" }, t(`kind_${r.kind}`), " · ", t("window", { a: fmtDate(P.windowOf(r).start), b: fmtEndDate(P.windowOf(r).end) })),
     h("h3", {}, t("round_visits")), holder);
   locate().then((fix) => { if (fix && route()[0] === "round") holder.replaceChildren(draw()); });
 }

@@ -241,6 +241,10 @@ export function fmtTime(iso, withDate = true) {
     ...(withDate ? { month: "2-digit", day: "2-digit" } : {}), hour: "2-digit", minute: "2-digit" });
   return dateFmt[k].format(d);
 }
+// A window's end is exclusive (the next period starts at that instant): show its last day.
+export function fmtEndDate(iso) {
+  return iso ? fmtDate(new Date(new Date(iso).getTime() - 1000).toISOString()) : "";
+}
 export function fmtDate(iso) {
   if (!iso) return "";
   return new Intl.DateTimeFormat(lang, { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",

@@ -1,7 +1,7 @@
 // The squad leader: the squad's rounds with progress, the team of a round, ad-hoc rounds, open rectifications.
 // These work online only (the leader is at a desk or on signal); the inspector's capture never needs them.
 import * as api from "../api.js";
-import { fmtDate, t } from "../i18n.js";
+import { fmtDate, fmtEndDate, t } from "../i18n.js";
 import { announce, back, go, h, mount } from "../ui.js";
 
 const list = (data) => (Array.isArray(data) ? data : (data && data.items) || []);
@@ -38,7 +38,7 @@ export async function render(main, args, ctx) {
       return h("li", {}, h("a", { class: "card link-card", href: `#/leader/round/${r.id}`, dataset: { round: r.id } },
         h("span", { class: "card-title" }, roundTitle(r)),
         h("span", { class: "meta" }, name(r.squad, ""), " · ", t(`kind_${r.kind}`), " · ", r.period_key || r.period || "", " · ",
-          t("window", { a: fmtDate(w.start), b: fmtDate(w.end) })),
+          t("window", { a: fmtDate(w.start), b: fmtEndDate(w.end) })),
         h("span", { class: "row" }, h("span", { class: `badge s-${r.status}` }, t(`status_${r.status}`)),
           h("progress", { max: p.total || 1, value: p.done, "aria-label": t("progress_label", p) })),
         h("span", { class: "meta" }, t("progress_label", p))));
@@ -97,7 +97,7 @@ async function roundScreen(main, id, ctx) {
   const visits = r.visits || [];
   mount(main, back("leader", t("back")),
     h("h2", {}, roundTitle(r)),
-    h("p", { class: "meta" }, t(`kind_${r.kind}`), " · ", t("window", { a: fmtDate(w.start), b: fmtDate(w.end) }), " · ",
+    h("p", { class: "meta" }, t(`kind_${r.kind}`), " · ", t("window", { a: fmtDate(w.start), b: fmtEndDate(w.end) }), " · ",
       h("span", { class: `badge s-${r.status}` }, t(`status_${r.status}`))),
     h("progress", { max: p.total || 1, value: p.done, "aria-label": t("progress_label", p) }),
     h("p", { class: "meta" }, t("progress_label", p)),

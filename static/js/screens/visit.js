@@ -3,7 +3,7 @@
 import * as db from "../db.js";
 import * as outbox from "../outbox.js";
 import * as P from "../pack.js";
-import { fmtDate, t } from "../i18n.js";
+import { fmtDate, fmtEndDate, t } from "../i18n.js";
 import { announce, back, go, h, isoLocal, lastPosition, locate, mount, sha256, uuid4 } from "../ui.js";
 
 const urls = new Map(); // sha256 -> object URL for thumbnails, revoked when the screen closes
@@ -45,7 +45,7 @@ export async function render(main, args, ctx) {
       target.contact_name ? [h("dt", {}, t("contact")), h("dd", {}, target.contact_name, " ",
         target.contact_phone ? h("a", { href: `tel:${target.contact_phone}` }, target.contact_phone) : "")] : null,
       h("dt", {}, t("scene")), h("dd", {}, rounds.map((r) => P.sceneName(r)).join(" + ")),
-      h("dt", {}, t("window_end")), h("dd", {}, rounds[0] ? fmtDate(P.windowOf(rounds[0]).end) : "")),
+      h("dt", {}, t("window_end")), h("dd", {}, rounds[0] ? fmtEndDate(P.windowOf(rounds[0]).end) : "")),
     qrBlock(visit),
   ];
   const rect = P.openRectifications(ix, visit.target_id);
