@@ -52,7 +52,7 @@ class Limits:
 
     max_bytes: int = 30 * 1024 * 1024
     max_pixels: int = 50_000_000
-    max_metadata_bytes: int = 256 * 1024
+    max_metadata_bytes: int = 4 * 1024 * 1024  # phones write MBs of XMP (depth maps, gain maps)
     display_px: int = 1600
     thumb_px: int = 320
 

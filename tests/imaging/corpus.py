@@ -362,7 +362,7 @@ def _png_with_small_metadata() -> bytes:
 
 
 def _text_flood_png() -> bytes:
-    chunks = b"".join(png_chunk(b"tEXt", b"k%d\x00" % i + b"x" * 60) for i in range(5000))
+    chunks = b"".join(png_chunk(b"tEXt", b"k%d\x00" % i + b"x" * 60) for i in range(70000))
     return png_insert(_png(), chunks)
 
 
@@ -377,7 +377,14 @@ def _itxt_bomb_png() -> bytes:
 
 
 def _app_flood_jpeg() -> bytes:
-    segments = b"".join(jpeg_segment(0xE0 + (i % 16), b"\x00" * 65000) for i in range(30))
+    segments = b"".join(jpeg_segment(0xE0 + (i % 16), b"\x00" * 65000) for i in range(100))
+    return jpeg_insert(_jpeg(), segments)
+
+
+def _xmp_depth_map_jpeg() -> bytes:
+    """A phone portrait: about 1 MB of extended XMP (a depth map), as Pixel cameras write."""
+    head = b"http://ns.adobe.com/xmp/extension/\x00" + b"0" * 32 + b"\x00\x10\x00\x00\x00\x00\x00\x00"
+    segments = b"".join(jpeg_segment(0xE1, head + bytes([i % 251]) * 64000) for i in range(16))
     return jpeg_insert(_jpeg(), segments)
 
 
@@ -447,8 +454,9 @@ def _cases() -> list[Case]:
         # metadata
         Case("png_ztxt_bomb", "evidence.metadata_too_large", _ztxt_bomb_png),
         Case("png_itxt_bomb", "evidence.metadata_too_large", _itxt_bomb_png),
-        Case("png_5000_text_chunks", "evidence.metadata_too_large", _text_flood_png),
+        Case("png_70000_text_chunks", "evidence.metadata_too_large", _text_flood_png),
         Case("jpeg_app_segment_flood", "evidence.metadata_too_large", _app_flood_jpeg),
+        Case("jpeg_phone_portrait_1mb_xmp", ACCEPT, _xmp_depth_map_jpeg),
         Case("jpeg_malformed_exif", ACCEPT, _malformed_exif_jpeg),
         # accepted variety
         Case("jpeg_baseline", ACCEPT, _jpeg),
