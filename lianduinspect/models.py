@@ -5,10 +5,11 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Float,
                         ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 from .db import db
+from .rules.phash_index import SUBSTRINGS, substrings
 
 ROLES = ("inspector", "leader", "supervisor", "admin")
 RISKS = ("low", "medium", "high")
@@ -50,6 +51,12 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def phash_columns(phash: str | None) -> dict[str, int | None]:
+    """Return Evidence's substring columns for a perceptual hash (all None without one)."""
+    parts = substrings(phash) if phash is not None else (None,) * SUBSTRINGS
+    return {f"phash_q{k}": part for k, part in enumerate(parts)}
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -391,6 +398,15 @@ class Evidence(db.Model):
     """A photo's original bytes (by SHA-256) and the facts read from them; stored once."""
 
     __tablename__ = "evidence"
+    # The hash's four 16-bit substrings, for the near-duplicate search (rules/phash_index.py,
+    # services/authenticity.py); each index carries the hash too, so candidates are read from the
+    # index alone. Set with phash by the validator below; a Core insert takes phash_columns().
+    __table_args__ = (
+        Index("ix_evidence_phash_q0", "phash_q0", "phash"),
+        Index("ix_evidence_phash_q1", "phash_q1", "phash"),
+        Index("ix_evidence_phash_q2", "phash_q2", "phash"),
+        Index("ix_evidence_phash_q3", "phash_q3", "phash"),
+    )
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     format: Mapped[str] = mapped_column(String(8))
@@ -398,8 +414,19 @@ class Evidence(db.Model):
     height: Mapped[int] = mapped_column(Integer)
     facts: Mapped[dict] = mapped_column(JSON)
     phash: Mapped[str | None] = mapped_column(String(16), index=True)
+    phash_q0: Mapped[int | None] = mapped_column(Integer)
+    phash_q1: Mapped[int | None] = mapped_column(Integer)
+    phash_q2: Mapped[int | None] = mapped_column(Integer)
+    phash_q3: Mapped[int | None] = mapped_column(Integer)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("phash")
+    def _set_phash_substrings(self, _key: str, phash: str | None) -> str | None:
+        """Keep the substring columns in step with the hash."""
+        for column, value in phash_columns(phash).items():
+            setattr(self, column, value)
+        return phash
 
 
 class InspectionConflict(db.Model):

@@ -13,6 +13,11 @@ candidates from 100,000 items (Norouzi's rule ``m ≈ 64 / log2(n)`` gives 4 for
 which is why four is the default.
 
 Hashes are 16 hexadecimal digits, as stored with each photo.
+
+The database does the same with four indexed columns holding a hash's four 16-bit substrings
+(:func:`substrings`): :func:`probes` lists, for each column, every value a hash within the distance
+may hold there, the database returns the rows holding any of them, and only those are checked with
+a popcount. ``MultiIndexHash`` is the in-memory form, kept for the benchmark.
 """
 
 from __future__ import annotations
@@ -23,9 +28,12 @@ from functools import cache
 from itertools import combinations
 from math import comb
 
-__all__ = ["HASH_BITS", "MultiIndexHash", "linear_scan", "parse_phash"]
+__all__ = ["HASH_BITS", "SUBSTRINGS", "SUBSTRING_BITS", "MultiIndexHash", "linear_scan", "neighbours",
+           "parse_phash", "probe_plan", "probes", "substrings"]
 
 HASH_BITS = 64
+SUBSTRINGS = 4  # the database's columns phash_q0..phash_q3
+SUBSTRING_BITS = HASH_BITS // SUBSTRINGS
 
 Id = int | str
 
@@ -47,6 +55,46 @@ def linear_scan(
     query = parse_phash(phash)
     found = [(item_id, (query ^ parse_phash(h)).bit_count()) for item_id, h in items]
     return sorted(((i, d) for i, d in found if d <= max_distance), key=_by_distance)
+
+
+def substrings(phash: str | int) -> tuple[int, ...]:
+    """Cut a hash into its four 16-bit substrings, the first from its first four hex digits."""
+    value = parse_phash(phash) if isinstance(phash, str) else phash
+    if not 0 <= value < 1 << HASH_BITS:
+        raise ValueError(f"a perceptual hash has {HASH_BITS} bits, not {value!r}")
+    mask = (1 << SUBSTRING_BITS) - 1
+    return tuple((value >> (HASH_BITS - SUBSTRING_BITS * (k + 1))) & mask for k in range(SUBSTRINGS))
+
+
+def probe_plan(max_distance: int) -> tuple[tuple[int, int], ...]:
+    """Return ``(substring, radius)`` for each substring to look up for hashes within the distance."""
+    if not 0 <= max_distance <= HASH_BITS:
+        raise ValueError(f"max_distance must be within 0..{HASH_BITS}")
+    # With d = r*m + a (0 <= a < m), a match is within r of the query in one of a+1 substrings or
+    # within r-1 in one of the others (else they would differ in (a+1)(r+1) + (m-a-1)r = d+1 bits):
+    # for d = 8, 137 values in one column and 17 in each other, not 137 in all four. The wide
+    # look-ups go to the last substrings: the first holds the DC term, whose bit is set in nearly
+    # every photo, so its buckets hold about twice their share.
+    r, a = divmod(max_distance, SUBSTRINGS)
+    plan = []
+    for k in range(SUBSTRINGS):
+        radius = min(r if k >= SUBSTRINGS - a - 1 else r - 1, SUBSTRING_BITS)
+        if radius >= 0:
+            plan.append((k, radius))
+    return tuple(plan)
+
+
+def neighbours(key: int, radius: int) -> tuple[int, ...]:
+    """Return every 16-bit value within ``radius`` bits of ``key``, the key itself first."""
+    if not 0 <= key < 1 << SUBSTRING_BITS:
+        raise ValueError(f"a substring has {SUBSTRING_BITS} bits, not {key!r}")
+    return tuple(key ^ flip for flip in _flips(SUBSTRING_BITS, min(radius, SUBSTRING_BITS)))
+
+
+def probes(phash: str | int, max_distance: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """Return ``(substring, values)``: every hash within the distance holds one of them there."""
+    parts = substrings(phash)
+    return tuple((k, neighbours(parts[k], radius)) for k, radius in probe_plan(max_distance))
 
 
 class MultiIndexHash:

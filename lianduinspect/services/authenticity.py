@@ -3,7 +3,8 @@
 The rules are in ``rules/flags.py``; this module gathers their facts from the database: each
 photo's EXIF facts (Evidence) and the phone's own readings (InspectionPhoto), the visit's window,
 target and round, copies of the same photo at other visits (by SHA-256) and near copies (by
-perceptual hash, in any quarter turn, through ``rules/phash_index.MultiIndexHash``).
+perceptual hash, in any quarter turn: :func:`near_hashes` looks the hash's 16-bit substrings up in
+the indexed columns ``evidence.phash_q0..3``, as ``rules/phash_index.probes`` lists them).
 
 Flags are stored on ``Inspection.flags`` as ``[{code, photo (sha256 or null), values}]``. Call
 :func:`refresh_flags` (or :func:`refresh_by_ids`) when a record arrives and :func:`refresh_for_photo`
@@ -12,18 +13,31 @@ reviewer saw them.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, literal_column, select, union_all
 from sqlalchemy.orm import selectinload
 
 from ..models import Evidence, Inspection, InspectionPhoto, Visit
 from ..rules import flags as rules
-from ..rules.phash_index import MultiIndexHash, parse_phash
+from ..rules.phash_index import SUBSTRINGS, parse_phash, probes
 
 REFRESHABLE = ("submitted",)  # a decided or superseded revision keeps the flags it was judged on
 _CHUNK = 500
+# Values bound in one look-up statement: under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+# One photo's four turns need 752 at distance 8, and a column has only 65,536 values to look for,
+# so any batch takes at most 14 statements.
+_PROBE_PARAMS = 20_000
+# The hashes holding a looked-up value in a substring column, with the column and its value, read
+# from the (phash_qk, phash) indexes alone. UNION ALL: a hash found in two columns comes twice and
+# is checked for the photos that looked up either value, which costs less than a sort.
+_LOOKUP = union_all(*(select(literal_column(str(k)), column, Evidence.phash)
+                      .where(column.in_(bindparam(f"q{k}", expanding=True)))
+                      for k, column in enumerate((Evidence.phash_q0, Evidence.phash_q1, Evidence.phash_q2,
+                                                  Evidence.phash_q3))))
+K = TypeVar("K")
 
 
 def thresholds(config=None) -> rules.Thresholds:
@@ -119,10 +133,50 @@ def _context(inspection: Inspection) -> rules.VisitContext:
         submitted_at=inspection.received_at, late_reason=inspection.late_reason)
 
 
-class _Elsewhere:
-    """Every stored photo's visit and target, by SHA-256 and by perceptual hash, for one refresh."""
+def near_hashes(session, photos: Mapping[K, Sequence[int]], max_distance: int) -> dict[K, dict[str, int]]:
+    """Return, for each photo, every stored hash within the distance of any of its turns, with the least distance.
 
-    def __init__(self, session, shas: set[str], max_distance: int):
+    ``photos`` maps a key to the photo's hash turns as ints (see :func:`rotations`). The database
+    finds candidates through the four indexed substring columns (``rules.phash_index.probes``),
+    one statement for all photos' look-ups (more only past ``_PROBE_PARAMS`` values), and each
+    candidate is checked exactly, against only the photos whose look-up found it.
+    """
+    wanted: list[dict[int, set[K]]] = [{} for _ in range(SUBSTRINGS)]  # column -> value -> photos
+    for key, turns in photos.items():
+        for turn in turns:
+            for k, values in probes(turn, max_distance):
+                column = wanted[k]
+                for value in values:
+                    column.setdefault(value, set()).add(key)
+    found: dict[K, dict[str, int]] = {}
+    for params in _lookup_params([sorted(column) for column in wanted]):
+        for k, part, phash in session.execute(_LOOKUP, params).all():
+            value = int(phash, 16)
+            for key in wanted[k][part]:  # only the photos whose look-up found this row
+                distance = min((value ^ turn).bit_count() for turn in photos[key])
+                if distance <= max_distance:
+                    found.setdefault(key, {})[phash] = distance
+    return found
+
+
+def _lookup_params(values: list[list[int]]) -> list[dict[str, list[int]]]:
+    """Share the values to look up in each column among statements of at most ``_PROBE_PARAMS``."""
+    statements: list[dict[str, list[int]]] = []
+    room = 0
+    for k, wanted in enumerate(values):
+        while wanted:
+            if not room:
+                statements.append({f"q{column}": [] for column in range(SUBSTRINGS)})
+                room = _PROBE_PARAMS
+            statements[-1][f"q{k}"], wanted = wanted[:room], wanted[room:]
+            room -= len(statements[-1][f"q{k}"])
+    return statements
+
+
+class _Elsewhere:
+    """Where one refresh's photos were used: exact copies by SHA-256, near ones by perceptual hash."""
+
+    def __init__(self, session, shas: set[str], evidence: Mapping[str, Evidence], max_distance: int):
         self.by_sha: dict[str, list[tuple[int, int]]] = {}
         shas = sorted(shas)
         for start in range(0, len(shas), _CHUNK):
@@ -132,39 +186,31 @@ class _Elsewhere:
                     .where(InspectionPhoto.sha256.in_(shas[start:start + _CHUNK])))
             for sha, visit_id, target_id in session.execute(stmt):
                 self.by_sha.setdefault(sha, []).append((visit_id, target_id))
-        self.session = session
-        self.max_distance = max_distance
-        self._index: MultiIndexHash | None = None
-        self.where: list[tuple[int, int]] = []
-
-    @property
-    def index(self) -> MultiIndexHash:
-        """Build the near-duplicate index on first use: records without photos never pay for it."""
-        if self._index is not None:
-            return self._index
-        # Built per refresh from the database, so it is never stale; a district's photos fit in
-        # memory and index in well under a second (bench/near_duplicates.py).
-        session = self.session
-        self._index = MultiIndexHash(max_distance=self.max_distance)
-        stmt = (select(Evidence.phash, Inspection.visit_id, Visit.target_id).distinct()
-                .join(InspectionPhoto, InspectionPhoto.sha256 == Evidence.sha256)
-                .join(Inspection, Inspection.id == InspectionPhoto.inspection_id)
-                .join(Visit, Visit.id == Inspection.visit_id)
-                .where(Evidence.phash.is_not(None)))
-        for phash, visit_id, target_id in session.execute(stmt):
-            self._index.add(len(self.where), phash)
-            self.where.append((visit_id, target_id))
-        return self._index
+        # Looked up in the database for this refresh's photos only, so it is never stale and reads a
+        # few index entries per photo rather than every stored hash (bench/near_duplicates.py).
+        turns = {sha: [parse_phash(h) for h in rotations(e.phash, e.facts)]
+                 for sha, e in evidence.items() if e.phash}
+        near = near_hashes(session, turns, max_distance) if turns else {}
+        where: dict[str, list[tuple[int, int]]] = {}
+        matched = sorted(set().union(*near.values()))
+        for start in range(0, len(matched), _CHUNK):
+            stmt = (select(Evidence.phash, Inspection.visit_id, Visit.target_id).distinct()
+                    .join(InspectionPhoto, InspectionPhoto.sha256 == Evidence.sha256)
+                    .join(Inspection, Inspection.id == InspectionPhoto.inspection_id)
+                    .join(Visit, Visit.id == Inspection.visit_id)
+                    .where(Evidence.phash.in_(matched[start:start + _CHUNK])))
+            for phash, visit_id, target_id in session.execute(stmt):
+                where.setdefault(phash, []).append((visit_id, target_id))
+        self.near: dict[str, list[rules.Dup]] = {
+            sha: sorted((rules.Dup("phash", d, *place) for phash, d in hits.items() for place in where.get(phash, ())),
+                        key=lambda dup: (dup.distance, dup.visit_id, dup.target_id))
+            for sha, hits in near.items()}
 
     def duplicates(self, sha256: str, evidence: Evidence | None) -> list[rules.Dup]:
         """Return the copies of one photo at any visit, exact and near."""
         dups = [rules.Dup("sha256", 0, v, t) for v, t in self.by_sha.get(sha256, ())]
-        if evidence is not None and evidence.phash:
-            nearest: dict[int, int] = {}
-            for turned in rotations(evidence.phash, evidence.facts):
-                for position, distance in self.index.search(turned):
-                    nearest[position] = min(distance, nearest.get(position, distance))
-            dups.extend(rules.Dup("phash", d, *self.where[p]) for p, d in sorted(nearest.items()))
+        if evidence is not None:
+            dups.extend(self.near.get(sha256, ()))
         return dups
 
 
@@ -194,7 +240,7 @@ def refresh_many(session, inspections: list[Inspection], *, now: datetime, confi
         evidence.update((e.sha256, e) for e in session.scalars(
             select(Evidence).where(Evidence.sha256.in_(ordered[start:start + _CHUNK]))))
     limits = thresholds(config)
-    elsewhere = _Elsewhere(session, shas, limits.phash_max_distance)
+    elsewhere = _Elsewhere(session, shas, evidence, limits.phash_max_distance)
     for inspection in todo:
         inspection.flags = _compute(inspection, evidence, elsewhere, limits)
     session.flush()
@@ -234,5 +280,5 @@ def refresh_for_photo(session, sha256: str, *, now: datetime, config=None) -> li
     return inspections
 
 
-__all__ = ["REFRESHABLE", "closest", "refresh_by_ids", "refresh_flags", "refresh_for_photo", "refresh_many",
-           "rotations", "thresholds"]
+__all__ = ["REFRESHABLE", "closest", "near_hashes", "refresh_by_ids", "refresh_flags", "refresh_for_photo",
+           "refresh_many", "rotations", "thresholds"]

@@ -205,6 +205,10 @@ def upgrade():
     sa.Column('height', sa.Integer(), nullable=False),
     sa.Column('facts', sa.JSON(), nullable=False),
     sa.Column('phash', sa.String(length=16), nullable=True),
+    sa.Column('phash_q0', sa.Integer(), nullable=True),
+    sa.Column('phash_q1', sa.Integer(), nullable=True),
+    sa.Column('phash_q2', sa.Integer(), nullable=True),
+    sa.Column('phash_q3', sa.Integer(), nullable=True),
     sa.Column('uploaded_by_id', sa.Integer(), nullable=False),
     sa.Column('uploaded_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['uploaded_by_id'], ['users.id'], name=op.f('fk_evidence_uploaded_by_id_users')),
@@ -212,6 +216,10 @@ def upgrade():
     )
     with op.batch_alter_table('evidence', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_evidence_phash'), ['phash'], unique=False)
+        batch_op.create_index(batch_op.f('ix_evidence_phash_q0'), ['phash_q0', 'phash'], unique=False)
+        batch_op.create_index(batch_op.f('ix_evidence_phash_q1'), ['phash_q1', 'phash'], unique=False)
+        batch_op.create_index(batch_op.f('ix_evidence_phash_q2'), ['phash_q2', 'phash'], unique=False)
+        batch_op.create_index(batch_op.f('ix_evidence_phash_q3'), ['phash_q3', 'phash'], unique=False)
 
     op.create_table('inspection_conflicts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -544,6 +552,10 @@ def downgrade():
 
     op.drop_table('inspection_conflicts')
     with op.batch_alter_table('evidence', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_evidence_phash_q3'))
+        batch_op.drop_index(batch_op.f('ix_evidence_phash_q2'))
+        batch_op.drop_index(batch_op.f('ix_evidence_phash_q1'))
+        batch_op.drop_index(batch_op.f('ix_evidence_phash_q0'))
         batch_op.drop_index(batch_op.f('ix_evidence_phash'))
 
     op.drop_table('evidence')

@@ -9,6 +9,7 @@ from PIL import Image
 
 from lianduinspect.db import db
 from lianduinspect.models import AuditEvent, Evidence, Inspection
+from lianduinspect.rules.phash_index import substrings
 
 from ..imaging.corpus import CASES, CaseUnavailable, exif_block, photo
 from ..inspection_bodies import body, new_uuid, visits_of
@@ -38,6 +39,14 @@ def test_photo_is_stored_once_and_a_second_upload_is_harmless(app, as_inspector)
     with app.app_context():
         assert db.session.query(Evidence).count() == 1
         assert db.session.query(AuditEvent).filter_by(action="evidence.upload").count() == 1
+
+
+def test_uploaded_photo_keeps_its_hash_substrings_for_the_near_duplicate_lookup(app, as_inspector):
+    data = jpeg(seed=5)
+    assert put(as_inspector, data).status_code == 201
+    with app.app_context():
+        row = db.session.get(Evidence, sha(data))
+        assert (row.phash_q0, row.phash_q1, row.phash_q2, row.phash_q3) == substrings(row.phash)
 
 
 def test_original_is_kept_byte_for_byte(app, as_inspector, as_supervisor):

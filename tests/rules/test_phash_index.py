@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lianduinspect.rules.phash_index import MultiIndexHash, linear_scan, parse_phash
+from lianduinspect.rules.phash_index import (MultiIndexHash, linear_scan, neighbours, parse_phash, probe_plan,
+                                             probes, substrings)
 
 hash64 = st.integers(min_value=0, max_value=2**64 - 1)
 
@@ -125,3 +126,98 @@ def test_impossible_index_shapes_are_refused(max_distance: int, substrings: int)
 def test_negative_query_distance_is_refused() -> None:
     with pytest.raises(ValueError):
         MultiIndexHash().search("0123456789abcdef", max_distance=-1)
+
+
+# --- the database's look-up: four indexed 16-bit substring columns -------------------------------
+
+
+def test_a_hash_is_cut_into_four_substrings_first_digits_first() -> None:
+    assert substrings("0123456789abcdef") == (0x0123, 0x4567, 0x89AB, 0xCDEF)
+    assert substrings(0xFFFF_0000_0000_0001) == (0xFFFF, 0, 0, 1)
+
+
+@pytest.mark.parametrize("bad", [-1, 2**64])
+def test_a_value_wider_than_a_hash_has_no_substrings(bad: int) -> None:
+    with pytest.raises(ValueError):
+        substrings(bad)
+
+
+@pytest.mark.parametrize(("max_distance", "plan"), [
+    (0, ((3, 0),)),  # an identical hash has an identical last substring
+    (3, ((0, 0), (1, 0), (2, 0), (3, 0))),  # 3 bits cannot touch all four substrings
+    (4, ((0, 0), (1, 0), (2, 0), (3, 1))),
+    (8, ((0, 1), (1, 1), (2, 1), (3, 2))),
+    (10, ((0, 1), (1, 2), (2, 2), (3, 2))),
+])
+def test_probe_plan_spends_the_wider_radius_on_the_last_substrings(max_distance: int, plan) -> None:
+    assert probe_plan(max_distance) == plan
+
+
+@pytest.mark.parametrize("bad", [-1, 65])
+def test_impossible_probe_distances_are_refused(bad: int) -> None:
+    with pytest.raises(ValueError):
+        probe_plan(bad)
+
+
+def test_neighbours_are_the_key_then_every_value_within_the_radius() -> None:
+    assert neighbours(0xBEEF, 0) == (0xBEEF,)
+    assert neighbours(0, 1) == (0, *(1 << bit for bit in range(16)))
+    assert len(neighbours(0xBEEF, 2)) == len(set(neighbours(0xBEEF, 2))) == 1 + 16 + 120
+    assert all((value ^ 0xBEEF).bit_count() <= 2 for value in neighbours(0xBEEF, 2))
+    with pytest.raises(ValueError):
+        neighbours(0x1_0000, 1)
+
+
+def test_distance_eight_looks_up_188_values() -> None:
+    plan = probes("0123456789abcdef", 8)
+    assert [(k, len(values)) for k, values in plan] == [(0, 17), (1, 17), (2, 17), (3, 137)]
+    assert plan[0][1][0] == 0x0123 and plan[3][1][0] == 0xCDEF
+
+
+def _flip_spread(value: int, per_substring: tuple[int, ...]) -> int:
+    """Flip the lowest ``n`` bits of each 16-bit substring, first substring first."""
+    for k, n in enumerate(per_substring):
+        value ^= ((1 << n) - 1) << (48 - 16 * k)
+    return value
+
+
+def _retrieved(query: int, stored: int, max_distance: int) -> bool:
+    """Tell whether the database's look-up returns ``stored`` for ``query`` (before the exact check)."""
+    parts = substrings(stored)
+    return any(parts[k] in values for k, values in probes(query, max_distance))
+
+
+def test_every_way_of_spreading_eight_bits_over_the_substrings_is_retrieved() -> None:
+    query = 0x8F3A_5C21_D0E4_9B76
+    spreads = [(a, b, c, 8 - a - b - c) for a in range(9) for b in range(9 - a) for c in range(9 - a - b)]
+    assert len(spreads) == 165
+    assert all(_retrieved(query, _flip_spread(query, spread), 8) for spread in spreads)
+    # One bit more, spread (2, 2, 2, 3), escapes every look-up: the plan is as tight as it may be.
+    assert not _retrieved(query, _flip_spread(query, (2, 2, 2, 3)), 8)
+
+
+@st.composite
+def lookups(draw: st.DrawFn) -> tuple[list[int], list[int], int]:
+    """Draw stored hashes with near copies, queries near and far, and a distance."""
+    d = draw(st.integers(0, 16))
+    values = draw(st.lists(hash64, max_size=20))
+    values += [draw(near(v, d + 1)) for v in values if draw(st.booleans())]
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    values += [rng.getrandbits(64) for _ in range(draw(st.sampled_from([0, 50, 400])))]
+    pool = values or [0]
+    queries = [draw(hash64)] + [draw(near(draw(st.sampled_from(pool)), d)) for _ in range(3)]
+    return values, queries, d
+
+
+@settings(max_examples=200, deadline=None)
+@given(lookups())
+def test_database_lookup_then_exact_check_equals_linear_scan(lookup: tuple[list[int], list[int], int]) -> None:
+    values, queries, d = lookup
+    items = [(i, hexed(v)) for i, v in enumerate(values)]
+    for query in queries:
+        # What the database does: a row whose substring k holds one of the probed values.
+        wanted = [(k, set(vals)) for k, vals in probes(query, d)]
+        candidates = [(i, v) for i, v in enumerate(values) if any(substrings(v)[k] in vals for k, vals in wanted)]
+        found = sorted(((i, c) for i, v in candidates if (c := (v ^ query).bit_count()) <= d),
+                       key=lambda match: (match[1], match[0]))
+        assert found == linear_scan(items, hexed(query), d)

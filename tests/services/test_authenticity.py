@@ -1,11 +1,15 @@
 """Anomaly flags computed from the database: each is raised by its case and stays silent otherwise."""
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import pytest
 from PIL import Image
+from sqlalchemy import event, select
 
+from lianduinspect.models import Evidence
+from lianduinspect.rules.phash_index import parse_phash, probes, substrings
 from lianduinspect.services import authenticity
 
 from ..factories import make_round
@@ -229,3 +233,140 @@ def test_records_inserted_elsewhere_are_flagged_by_id(app, session, world, now):
     inspection, _ = _inspect(session, world, facts=bare_facts())
     refreshed = authenticity.refresh_by_ids(session, [inspection.id], now=now, config=app.config)
     assert refreshed == [inspection] and _codes(inspection.flags) == ["no_camera_metadata"]
+
+
+# --- near copies are looked up in the database, and it finds what a linear scan finds -----------
+
+SEED = 20230410
+
+
+def _flip(value: int, bits: int, rng: random.Random) -> int:
+    for bit in rng.sample(range(64), bits):
+        value ^= 1 << bit
+    return value
+
+
+def _plant(session, world, rng: random.Random):
+    """Store 360 photos at 12 visits of 8 targets: random hashes, and near copies of 20 of them.
+
+    Each original gets copies 0, 1, 2..8, 8 and 9 bits away, and one turned a quarter (as its bits
+    would be) with up to 8 bits flipped. Return the records, the stored (phash, visit, target) rows,
+    the originals' evidence and every evidence row.
+    """
+    later = make_round(session, world.scene, world.squad, [world.inspector, world.partner], world.targets,
+                       period_key="2023-05", window_start=STARTED + timedelta(days=20))
+    visits = visits_of(session, world.round) + visits_of(session, world.other_round) + visits_of(session, later)
+    hashes = [rng.getrandbits(64) for _ in range(240)]
+    originals = rng.sample(range(len(hashes)), 20)
+    for position in originals:
+        value = hashes[position]
+        hashes += [_flip(value, bits, rng) for bits in (0, 1, rng.randint(2, 8), 8, 9)]
+        turned = parse_phash(authenticity.rotations(f"{value:016x}")[rng.randrange(1, 4)])
+        hashes.append(_flip(turned, rng.randint(0, 8), rng))
+    at: dict[int, list[Evidence]] = {}
+    stored = []
+    for value in hashes:
+        visit = rng.choice(visits)
+        evidence = make_evidence(session, uploaded_by=world.inspector, phash=f"{value:016x}")
+        at.setdefault(visit.id, []).append(evidence)
+        stored.append((evidence, visit))
+    records = [make_inspection(session, visit, [world.inspector, world.partner],
+                               photos=[{"sha256": e.sha256} for e in at[visit.id]])
+               for visit in visits if visit.id in at]
+    rows = {(e.phash, v.id, v.target_id) for e, v in stored}
+    return records, rows, [stored[p][0] for p in originals], [e for e, _ in stored]
+
+
+def _turns(evidence: Evidence) -> list[int]:
+    return [parse_phash(h) for h in authenticity.rotations(evidence.phash, evidence.facts)]
+
+
+def _scan(evidence: Evidence, phashes, limit: int = 8) -> dict[str, int]:
+    """Every stored hash within the limit of the photo in any turn, by reading them all."""
+    turns = _turns(evidence)
+    distances = {h: min((parse_phash(h) ^ t).bit_count() for t in turns) for h in phashes}
+    return {h: d for h, d in distances.items() if d <= limit}
+
+
+@pytest.fixture
+def statements(app, session):
+    """Collect the SQL statements sent while the test runs."""
+    from lianduinspect.db import db
+
+    sent: list[str] = []
+
+    def collect(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", collect)
+    yield sent
+    event.remove(db.engine, "before_cursor_execute", collect)
+
+
+def test_stored_photos_keep_their_hash_substrings_for_the_lookup(session, world):
+    evidence = make_evidence(session, uploaded_by=world.inspector, phash="0123456789abcdef")
+    session.expire_all()
+    row = session.execute(select(Evidence.phash_q0, Evidence.phash_q1, Evidence.phash_q2, Evidence.phash_q3)
+                          .where(Evidence.sha256 == evidence.sha256)).one()
+    assert tuple(row) == substrings("0123456789abcdef") == (0x0123, 0x4567, 0x89AB, 0xCDEF)
+
+
+def test_near_copies_found_in_one_statement_equal_a_linear_scan(session, world, statements):
+    print(f"seed {SEED}")
+    rng = random.Random(SEED)
+    _, rows, originals, everything = _plant(session, world, rng)
+    queries = originals + rng.sample(everything, 5)
+    phashes = {h for h, _, _ in rows}
+    statements.clear()
+    found = authenticity.near_hashes(session, {e.sha256: _turns(e) for e in queries}, 8)
+    assert len(statements) == 1
+    expected = {e.sha256: hits for e in queries if (hits := _scan(e, phashes))}
+    assert found == expected, f"seed {SEED}"
+    # The planted copies are there, on both sides of the limit.
+    assert all(len(found[e.sha256]) >= 5 for e in originals)
+
+
+def test_near_copies_found_past_the_parameter_limit_are_the_same(session, world, statements, monkeypatch):
+    print(f"seed {SEED}")
+    rng = random.Random(SEED)
+    _, rows, originals, _ = _plant(session, world, rng)
+    turns = {e.sha256: _turns(e) for e in originals}
+    whole = authenticity.near_hashes(session, turns, 8)
+    monkeypatch.setattr(authenticity, "_PROBE_PARAMS", 500)
+    statements.clear()
+    assert authenticity.near_hashes(session, turns, 8) == whole
+    wanted: list[set[int]] = [set() for _ in range(4)]
+    for turn in (t for ts in turns.values() for t in ts):
+        for k, values in probes(turn, 8):
+            wanted[k].update(values)
+    assert len(statements) == -(-sum(map(len, wanted)) // 500) > 20  # statements of 500 values each
+
+
+def test_near_duplicate_flags_equal_those_of_a_linear_scan(app, session, world, now, statements):
+    print(f"seed {SEED}")
+    records, rows, _, _ = _plant(session, world, random.Random(SEED))
+    statements.clear()
+    authenticity.refresh_many(session, records, now=now, config=app.config)
+    # 360 photos looked up together: a few statements (a column has 65,536 values to look for,
+    # so never more than 14), not one per photo, let alone one per stored photo.
+    assert 1 <= sum("phash_q0 IN" in sql for sql in statements) <= 14
+    evidence = {e.sha256: e for e in session.scalars(select(Evidence))}
+    expected, got = {}, {}
+    for record in records:
+        visit = record.visit
+        for photo in record.photos:
+            near: dict[tuple[int, int], int] = {}
+            close = _scan(evidence[photo.sha256], {h for h, _, _ in rows})
+            for phash, visit_id, target_id in rows:
+                if visit_id == visit.id or target_id == visit.target_id:
+                    continue  # the same visit or target is not borrowed evidence (rules/flags.py)
+                distance = close.get(phash)
+                if distance is not None:
+                    near[visit_id, target_id] = min(distance, near.get((visit_id, target_id), distance))
+            if near:
+                expected[photo.sha256] = sorted((d, v, t) for (v, t), d in near.items())
+        for flag in record.flags:
+            if flag["code"] == "near_duplicate_elsewhere":
+                got[flag["photo"]] = [(o["distance"], o["visit_id"], o["target_id"]) for o in flag["values"]["others"]]
+    assert len(expected) >= 20
+    assert got == expected, f"seed {SEED}"
