@@ -17,7 +17,8 @@ inspection, the last team, inspectors' loads). Then, on fresh copies of that dat
 
 Each is the best of ``--repeat`` interleaved runs, since the machine may be busy with other work. The
 time spent inside ``rules.draw.plan_period`` (the pure draw: weights, sha256 numbers, the canonical
-candidate digest, joint visits) is reported separately. The goal is a ratio of at most 5.
+candidate digest, joint visits) is reported separately. The goal is a ratio of at most 5; the script
+prints whether it was met and exits 0 either way (a missed goal is a finding to read, not a crash).
 """
 from __future__ import annotations
 
@@ -272,11 +273,11 @@ def main(argv: list[str] | None = None) -> int:
           f"({(gen - in_draw) / floor:.2f}x)")
     print(f"Core floor (best of {args.repeat}):   {floor * 1e3:8.1f} ms  (runs: "
           f"{', '.join(f'{t * 1e3:.0f}' for t in t_floor)} ms)")
-    verdict = "met" if ratio <= GOAL_RATIO else "NOT met"
+    verdict = f"goal <= {GOAL_RATIO:g}x met" if ratio <= GOAL_RATIO else f"goal NOT met (goal <= {GOAL_RATIO:g}x)"
     print(f"round_generation: {report.created} rounds and {n_visits:,} visits for {counts['scenes']} scenes over "
           f"{counts['targets']:,} targets in {gen:.3f} s, {ratio:.2f}x the Core floor ({floor:.3f} s); "
-          f"goal <= {GOAL_RATIO:g}x {verdict}")
-    return 0 if ratio <= GOAL_RATIO else 1
+          f"{verdict}")
+    return 0
 
 
 if __name__ == "__main__":

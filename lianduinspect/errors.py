@@ -28,6 +28,8 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "round.closed": (409, "The round is cancelled or closed."),  # {"status": str}
     # {"needed": 2, "found": [user ids], "passed_over": {user id: reason}}
     "round.team_unavailable": (422, "Not enough certified inspectors for a team."),
+    # {"clashes": {user id: {"targets": [target ids], "reason": str}}}: rotation (回避) needs a reason
+    "round.rotation_clash": (422, "Someone on this team inspected one of its targets last time; give a reason."),
     "visit.closed": (409, "The visit is no longer pending."),  # {"status": str}
     "inspection.conflict": (409, "Same inspection ID, different content."),  # {"stored": record}
     "inspection.locked": (409, "This revision has been reviewed and is locked."),  # {"revision": n}

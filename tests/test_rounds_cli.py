@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
 
 from lianduinspect.models import Round, Visit
 
-from .services.test_rounds import build_registry
+from .factories import make_round
+from .services.test_rounds import build_registry, inspect, served
 
 
 @pytest.fixture
@@ -65,6 +67,24 @@ def test_explain_recomputes_the_draw_and_says_why_each_pick(runner, registry, se
     assert "— identical" in result.output
     assert all(f"target {t.id}:" in result.output for t in registry.targets)
     assert "passed over — no enforcement certificate" in result.output  # the uncertified helper
+
+
+def test_generate_and_explain_say_where_rotation_was_relaxed(runner, registry, session):
+    wang, li = registry.people["wang"], registry.people["li"]
+    march = make_round(session, registry.scene, registry.squad, [wang, li], registry.targets[:1],
+                       period_key="2023-03", status="completed")
+    inspect(session, served(session, march)[0], [wang, li], datetime(2023, 3, 20, 2, tzinfo=timezone.utc))
+    session.commit()
+    result = runner.invoke(args=["rounds", "generate", "--period", "2023-05"])
+    assert result.exit_code == 0, result.output
+    assert f"(rotation relaxed for {li.full_name}: no alternative)" in result.output
+    rnd = _generated(session)[-1]
+    result = runner.invoke(args=["rounds", "explain", str(rnd.id)])
+    assert result.exit_code == 0, result.output
+    # li is the squad's only certified 市场监管 and went last time; wang had zhang to stand in.
+    assert (f"rotation relaxed: {li.full_name} inspected {registry.targets[0].name} last time;"
+            " no alternative in 市场监督管理") in result.output
+    assert wang.full_name + " inspected" not in result.output
 
 
 def test_explain_says_mismatch_and_fails_when_the_stored_draw_was_altered(runner, registry, session):

@@ -48,6 +48,8 @@ class RoundCreateSchema(Schema):
     target_ids = fields.List(fields.Integer(), required=True,
                              validate=[validate.Length(min=1, max=500), _unique])
     user_ids = fields.List(fields.Integer(), required=True, validate=[validate.Length(min=1, max=20), _unique])
+    # Why the team goes back to a target one of them inspected last time (回避); needed only then.
+    team_reason = fields.String(load_default=None, validate=validate.Regexp(r"\S", error="Give a reason."))
 
 
 class RoundTeamSchema(Schema):
@@ -124,6 +126,7 @@ def _draw_summary(rnd) -> dict | None:
         "joined": targets.get("joined"),
         "drawn_team": team.get("members"),
         "uncovered_departments": team.get("uncovered"),
+        "rotation_relaxed": team.get("rotation_relaxed") or [],  # who goes back to which targets
         "team_unavailable": team.get("unavailable"),
         "target_digest": targets.get("digest"),
         "team_digest": team.get("digest"),

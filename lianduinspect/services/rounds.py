@@ -22,21 +22,30 @@ Seeds
     Ad-hoc rounds are chosen by a leader, not drawn; their seed is random and stored all the same.
 
 What is stored (公开)
-    ``Round.draw`` holds every input of both draws (the canonical candidate list, the rule, the
+    ``Round.draw`` holds every input of both draws (the canonical candidate lines, the rule, the
     month, joinable targets, the team's inputs) and their results with the SHA-256 of the canonical
     bytes of each recomputable draw; ``explain_round`` recomputes both and compares byte for byte,
     against the stored result, the round's visits and team, and its audit event.
+
+Teams and rotation (回避)
+    A drawn team never holds an inspector with a declared conflict of interest, and keeps rotation
+    whenever someone else can go; where nobody can, the draw relaxes it and says so
+    (``TeamDraw.rotation_relaxed``, stored and explained). A leader's hand-picked team follows the
+    same rule: a conflict refuses it, and sending someone back to a target they inspected last time
+    in the scene takes a reason, which the audit event keeps with the clashes.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import json
 import secrets
-from bisect import bisect_left
+import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, insert, or_, select, text, update
@@ -50,9 +59,6 @@ from ..models import (AuditEvent, Department, Inspection, InspectionInspector, I
 from ..permissions import is_all_seeing
 from ..rules import draw, periods
 from ..rules.draw import Candidate, Inspector, RoundRequest, SampleRule, TeamUnavailable
-# The one definition of who may not join a team (uncertified, 回避 conflict, rotation); the draw
-# applies it to every squad member, and a leader's hand-picked team is held to the same rule.
-from ..rules.draw import _passed_over_reason as passed_over_reason
 from . import audit
 from .paging import paginate
 
@@ -66,9 +72,9 @@ GENERATE_LEAD_DAYS = 5  # the daily job generates the coming period's rounds thi
 # pg_advisory_xact_lock key that generators queue on: ASCII "LIRounds" as a signed 64-bit integer.
 _GENERATOR_LOCK = int.from_bytes(b"LIRounds", "big", signed=True)
 _SEED_LABEL = "lianduinspect/round-seed"
-CANDIDATE_FIELDS = ["target_id", "risk", "days_since_last", "planned_months", "active", "category", "area_id"]
 INSPECTOR_FIELDS = ["user_id", "department", "certified", "load", "conflicts"]
 _NO_MONTHS: frozenset[str] = frozenset()
+_NOBODY: frozenset[int] = frozenset()
 _ROUNDS, _VISITS, _VISIT_ROUNDS, _ROUND_MEMBERS = (Round.__table__, Visit.__table__, VisitRound.__table__,
                                                    RoundMember.__table__)
 
@@ -109,46 +115,13 @@ def period_keys_for(period_key: str | None, reference: datetime) -> list[str]:
 
 def digest(value) -> str:
     """Return "sha256:<hex>" of a draw's canonical bytes."""
-    raw = target_draw_bytes(value) if isinstance(value, draw.TargetDraw) else draw.canonical(value)
+    if isinstance(value, draw.TargetDraw):
+        raw = draw.target_draw_bytes(value)
+    elif isinstance(value, draw.TeamDraw):
+        raw = draw.team_draw_bytes(value)
+    else:
+        raw = draw.canonical(value)
     return "sha256:" + hashlib.sha256(raw).hexdigest()
-
-
-_TARGET_DRAW_FIELDS = ("algorithm_version", "seed", "month_key", "rule", "complaint", "reinspection", "joinable",
-                       "candidates_digest", "eligible_count", "sample_size", "picks", "exemptions", "records")
-_RECORD_FIELDS = ("target_id", "weight", "u", "key", "picked", "reason", "exemption")
-
-
-# If the draw ever gains a field, refuse to start rather than digest it partially.
-if (tuple(f.name for f in fields(draw.TargetDraw)) != _TARGET_DRAW_FIELDS
-        or tuple(f.name for f in fields(draw.CandidateRecord)) != _RECORD_FIELDS):
-    raise ImportError("rules.draw's TargetDraw or CandidateRecord changed: update target_draw_bytes()")
-
-
-def relevant_joinable(result: draw.TargetDraw) -> list[int]:
-    """Return the joinable targets that were candidates of this draw, the only ones that matter to it."""
-    joinable = result.joinable  # sorted; late in a plan it holds every target visited that month
-    found = []
-    for target_id in sorted(r.target_id for r in result.records):
-        at = bisect_left(joinable, target_id)
-        if at < len(joinable) and joinable[at] == target_id:
-            found.append(target_id)
-    return found
-
-
-def target_draw_bytes(result: draw.TargetDraw) -> bytes:
-    """Return a target draw's canonical bytes: every field and every candidate's record, floats exact.
-
-    The same content as draw.canonical(result), laid out positionally (draw.canonical walks each of
-    tens of thousands of records field by field, which made it most of a period's generation time),
-    except that `joinable` is cut down to this round's candidates: the plan passes every target
-    visited that month, and the others cannot change this round's draw.
-    """
-    content = [result.algorithm_version, result.seed, result.month_key, [result.rule.kind, result.rule.value],
-               result.complaint, result.reinspection, relevant_joinable(result), result.candidates_digest,
-               result.eligible_count, result.sample_size, list(result.picks),
-               sorted([t, e] for t, e in result.exemptions.items()),
-               [[r.target_id, r.weight, r.u, r.key, r.picked, r.reason, r.exemption] for r in result.records]]
-    return json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 def column_digest(value: str) -> str:
@@ -216,15 +189,20 @@ def _squad_areas(session) -> dict[int, list[int]]:
     return dict(areas)
 
 
-def _eligible_targets(session, categories: set[str]) -> dict[tuple[str, int], list[tuple[int, str]]]:
-    """Return active targets of these categories as (target id, risk), grouped by (category, area)."""
-    grouped: dict[tuple[str, int], list[tuple[int, str]]] = defaultdict(list)
+def _eligible_targets(session, categories: set[str]) -> dict[tuple[str, int], tuple[list[int], list[str]]]:
+    """Return active targets of these categories as parallel lists of ids and risks, by (category, area)."""
+    # Two flat lists per group rather than a tuple per target: fewer objects for the collector.
+    grouped: dict[tuple[str, int], tuple[list[int], list[str]]] = {}
     if not categories:
         return grouped
     stmt = (select(Target.id, Target.risk, Target.category, Target.area_id)
             .where(Target.active.is_(True), Target.category.in_(sorted(categories))).order_by(Target.id))
     for target_id, risk, category, area_id in session.execute(stmt):
-        grouped[(category, area_id)].append((target_id, risk))
+        group = grouped.get((category, area_id))
+        if group is None:
+            group = grouped[(category, area_id)] = ([], [])
+        group[0].append(target_id)
+        group[1].append(risk)
     return grouped
 
 
@@ -279,13 +257,16 @@ def _last_inspections(session, scene_ids: Iterable[int],
         for round_id, user_id in session.execute(select(RoundMember.round_id, RoundMember.user_id)
                                                  .where(RoundMember.round_id.in_(sorted(bare_rounds)))):
             teams[round_id].add(user_id)
+    # One frozen set per inspection or team, shared by every visit it covers.
+    signers = {inspection_id: frozenset(users) for inspection_id, users in signed.items()}
+    team_members = {round_id: frozenset(users) for round_id, users in teams.items()}
     last: dict[tuple[int, int], _Last] = {}
     for scene_id, target_id, visit_id, updated_at, round_id in rows:
         if visit_id in latest:
             _, inspection_id, at = latest[visit_id]
-            who = frozenset(signed[inspection_id])
+            who = signers.get(inspection_id, _NOBODY)
         else:
-            at, who = updated_at, frozenset(teams[round_id])
+            at, who = updated_at, team_members.get(round_id, _NOBODY)
         key = (scene_id, target_id)
         if key not in last or at > last[key].at:
             last[key] = _Last(at, who)
@@ -339,16 +320,9 @@ def _squad_conflicts(session, squad_ids: Iterable[int]) -> dict[int, set[int]]:
 # What a round stores about its draws
 
 
-def _candidate_rows(candidates: Iterable[Candidate]) -> list[list]:
-    """Return the canonical candidate list as compact rows (CANDIDATE_FIELDS), by target id."""
-    return [[c.target_id, c.risk, c.days_since_last, sorted(c.planned_months) if c.planned_months else [],
-             c.active, c.category, c.area_id] for c in sorted(candidates, key=lambda c: c.target_id)]
-
-
-def _candidates_from(rows: list[list]) -> list[Candidate]:
-    """Rebuild candidates from their stored rows."""
-    return [Candidate(tid, risk, days, frozenset(months), active, category, area_id)
-            for tid, risk, days, months, active, category, area_id in rows]
+def _candidates_from(lines: list[str]) -> list[Candidate]:
+    """Rebuild candidates from their stored canonical lines."""
+    return [draw.parse_candidate(line) for line in lines]
 
 
 def _inspectors_from(rows: list[list]) -> list[Inspector]:
@@ -391,6 +365,7 @@ class _Team:
             "last_inspectors": {str(t): sorted(users) for t, users in sorted(self.last_inspectors.items())},
             "members": self.members,
             "uncovered": list(self.result.uncovered_departments) if self.result else [],
+            "rotation_relaxed": _clashes_stored(self.result.rotation_relaxed) if self.result else [],
             "digest": digest(self.result) if self.result else None,
             "unavailable": self.unavailable.details if self.unavailable else None,
         }
@@ -400,6 +375,12 @@ class _Team:
         return cls(seed, tuple(stored["departments"]), list(stored["target_ids"]),
                    _inspectors_from(stored["inspectors"]),
                    {int(t): frozenset(users) for t, users in stored["last_inspectors"].items()})
+
+
+def _clashes_stored(clashes: Iterable[draw.RotationClash]) -> list[dict]:
+    """Return relaxed rotations as stored with a round and in its audit events."""
+    return [{"user_id": c.user_id, "department": c.department, "target_ids": list(c.target_ids),
+             "no_alternative_in": c.no_alternative_in} for c in clashes]
 
 
 def _stored_draw(method: str, request: RoundRequest, result: draw.TargetDraw, created: list[int],
@@ -415,9 +396,9 @@ def _stored_draw(method: str, request: RoundRequest, result: draw.TargetDraw, cr
         "rule": {"kind": result.rule.kind, "value": result.rule.value},
         "complaint": result.complaint,
         "reinspection": result.reinspection,
-        "joinable": relevant_joinable(result),
-        "candidate_fields": CANDIDATE_FIELDS,
-        "candidates": _candidate_rows(request.candidates),
+        "joinable": list(result.joinable),
+        "candidate_format": draw.CANDIDATE_LINE,
+        "candidates": draw.candidate_lines(request.candidates),
         "targets": {
             "digest": digest(result),
             "eligible_count": result.eligible_count,
@@ -453,6 +434,7 @@ class RoundLine:
     joined: int = 0
     team: list[str] = field(default_factory=list)
     team_problem: str | None = None
+    rotation_relaxed: list[str] = field(default_factory=list)  # members sent back to a target (回避)
 
     def describe(self) -> str:
         """Return the line the CLI prints for this round."""
@@ -462,6 +444,8 @@ class RoundLine:
         head = "created " if self.status == "created" else "planned "
         ident = f" round {self.round_id}" if self.round_id else ""
         team = ", ".join(self.team) if self.team else f"none — {self.team_problem}"
+        if self.rotation_relaxed:
+            team += f" (rotation relaxed for {', '.join(self.rotation_relaxed)}: no alternative)"
         return (f"{head}{ident} {name} (visits in {self.month_key}): {self.drawn} of {self.eligible} drawn,"
                 f" {self.new_visits} new + {self.joined} joined; team {team}")
 
@@ -505,6 +489,26 @@ class _Slot:
     request: RoundRequest
 
 
+def _area_candidates(targets: tuple[list[int], list[str]], category: str, area_id: int, scene_last: dict[int, _Last],
+                     planned: dict[int, set[str]], period_months: frozenset[str], reference_day: datetime,
+                     fresh: dict[int, Candidate]) -> list[Candidate]:
+    """Return one scene's candidates among an area's targets (ids, risks) of its category."""
+    candidates = []
+    for target_id, risk in zip(*targets):
+        previous = scene_last.get(target_id)
+        months_planned = planned.get(target_id)
+        months_planned = frozenset(months_planned & period_months) if months_planned else _NO_MONTHS
+        if previous is None and not months_planned:
+            candidate = fresh.get(target_id)
+            if candidate is None:
+                candidate = fresh[target_id] = Candidate(target_id, risk, None, _NO_MONTHS, True, category, area_id)
+        else:
+            days = _days_since(previous.at, reference_day) if previous else None
+            candidate = Candidate(target_id, risk, days, months_planned, True, category, area_id)
+        candidates.append(candidate)
+    return candidates
+
+
 def _queue_generators(session) -> None:
     """Make concurrent generators take turns, so none plans from a half-written period."""
     # SQLite already serialises writers (BEGIN IMMEDIATE); the unique index stays the guarantee.
@@ -512,10 +516,49 @@ def _queue_generators(session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _GENERATOR_LOCK})
 
 
+_collector_lock = threading.Lock()
+_collector_holds = 0
+_collector_was_enabled = False
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a period is planned and written.
+
+    A period's plan is a few hundred thousand small objects (candidates, visits, rows) that live
+    until it is written and form no reference cycles, so reference counting frees them all the same.
+    The cyclic collector's full passes over the whole heap meanwhile took about a third of a
+    generation (bench/round_generation.py) to find some twenty unreachable objects, which it
+    collects once resumed. Counted, so that concurrent generations in one process resume collection
+    only when the last one ends, and never turning on a collector that was off.
+    """
+    global _collector_holds, _collector_was_enabled
+    with _collector_lock:
+        if _collector_holds == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _collector_holds += 1
+    try:
+        yield
+    finally:
+        with _collector_lock:
+            _collector_holds -= 1
+            if _collector_holds == 0 and _collector_was_enabled:
+                gc.enable()
+
+
 def generate_period(session, actor, *, secret: str, period_key: str | None = None, at: datetime | None = None,
                     dry_run: bool = False, now: datetime,
                     progress: Callable[[int, int], None] | None = None) -> GenerationReport:
     """Generate the missing scheduled rounds of a period, or of every cadence's period containing `at`."""
+    with _collector_paused():
+        return _generate_period(session, actor, secret=secret, period_key=period_key, at=at, dry_run=dry_run,
+                                now=now, progress=progress)
+
+
+def _generate_period(session, actor, *, secret: str, period_key: str | None, at: datetime | None, dry_run: bool,
+                     now: datetime, progress: Callable[[int, int], None] | None) -> GenerationReport:
+    """Generate the missing scheduled rounds (generate_period's work, with the collector paused)."""
     reference = at or now
     keys = period_keys_for(period_key, reference)
     report = GenerationReport(keys, dry_run)
@@ -534,8 +577,12 @@ def generate_period(session, actor, *, secret: str, period_key: str | None = Non
     last = _last_inspections(session, [s.scene_id for s in scenes])
 
     slots: dict[tuple[int, int], _Slot] = {}
-    # Scenes of one category see mostly the same candidates; build each distinct one once.
-    made: dict[tuple, Candidate] = {}
+    last_in: dict[int, dict[int, _Last]] = defaultdict(dict)  # scene -> target -> last inspection
+    for (scene_id, target_id), record in last.items():
+        last_in[scene_id][target_id] = record
+    # A target never inspected in a scene and with no visit planned in the period is the same
+    # candidate in every scene of its category: build it (and its canonical line) once.
+    fresh: dict[int, Candidate] = {}
     for scene in scenes:
         key = key_of[scene.cadence]
         month = months[key]
@@ -543,23 +590,21 @@ def generate_period(session, actor, *, secret: str, period_key: str | None = Non
         # Days since the last inspection are counted to the start of the planning month, so every
         # generator of this period, whenever it runs, sees the same candidates.
         reference_day = periods.period_bounds(month)[0]
+        scene_last = last_in.get(scene.scene_id, {})
+        in_area: dict[int, list[Candidate]] = {}  # this scene's candidates in an area
         for squad_id, area_ids in sorted(squad_areas.items()):
             line_name = (scene.scene_id, scene.name, squad_id, squad_names.get(squad_id, str(squad_id)), key)
             if (scene.scene_id, squad_id, key) in existing:
                 report.rounds.append(RoundLine(*line_name, None, "exists", existing[(scene.scene_id, squad_id, key)]))
                 continue
-            candidates = []
+            candidates: list[Candidate] = []
             for area_id in area_ids:
-                for target_id, risk in targets.get((scene.category, area_id), ()):
-                    previous = last.get((scene.scene_id, target_id))
-                    days = _days_since(previous.at, reference_day) if previous else None
-                    months_planned = planned.get(target_id)
-                    months_planned = frozenset(months_planned & period_months) if months_planned else _NO_MONTHS
-                    candidate = made.get((target_id, days, months_planned))
-                    if candidate is None:
-                        candidate = made[(target_id, days, months_planned)] = Candidate(
-                            target_id, risk, days, months_planned, True, scene.category, area_id)
-                    candidates.append(candidate)
+                area_candidates = in_area.get(area_id)
+                if area_candidates is None:
+                    area_candidates = in_area[area_id] = _area_candidates(
+                        targets.get((scene.category, area_id), ((), ())), scene.category, area_id, scene_last,
+                        planned, period_months, reference_day, fresh)
+                candidates += area_candidates
             if not candidates:
                 report.empty += 1  # nothing of this scene's kind in the squad's areas: no round
                 continue
@@ -580,7 +625,8 @@ def generate_period(session, actor, *, secret: str, period_key: str | None = Non
                                round_plan.period_key, round_plan.month_key, "planned", None, result.eligible_count,
                                len(result.picks), len(round_plan.created), len(round_plan.joined),
                                [names.get(uid, str(uid)) for uid in (team.members if team else [])],
-                               _team_problem(team))
+                               _team_problem(team),
+                               [names.get(c.user_id, str(c.user_id)) for c in _relaxed(team)])
         if not dry_run:
             stored[key] = _stored_draw("generated", slot.request, result, round_plan.created, round_plan.joined,
                                        team)
@@ -613,6 +659,7 @@ def generate_period(session, actor, *, secret: str, period_key: str | None = Non
             "draw_digest": stored[key]["targets"]["digest"],
             "team_digest": stored[key]["team"]["digest"] if stored[key]["team"] else None,
             "picks": list(result.picks), "members": team.members if team else [],
+            "rotation_relaxed": stored[key]["team"]["rotation_relaxed"] if stored[key]["team"] else [],
             "visits_created": len(created), "visits_joined": len(serving) - len(created),
         }, now=now)
     report.visits = len(new_visits)
@@ -702,6 +749,10 @@ def _write_all(session, actor, plan: draw.PeriodPlan, slots: dict[tuple[int, int
     if members:
         session.execute(insert(_ROUND_MEMBERS), members)
     return written
+
+
+def _relaxed(team: _Team | None) -> list[draw.RotationClash]:
+    return list(team.result.rotation_relaxed) if team is not None and team.result is not None else []
 
 
 def _team_problem(team: _Team | None) -> str | None:
@@ -929,8 +980,14 @@ def get_round(session, user, round_id: int) -> Round:
 # Teams chosen by a leader
 
 
-def _check_team(session, squad_id: int, scene_id: int, user_ids: list[int], target_ids: list[int]) -> list[User]:
-    """Return the chosen team's users if they form a lawful team for these targets; raise otherwise."""
+def _check_team(session, squad_id: int, scene_id: int, user_ids: list[int], target_ids: list[int], *,
+                reason: str | None) -> tuple[list[User], list[dict]]:
+    """Return a hand-picked team's users and the rotation it relaxes; raise if it is not a lawful team.
+
+    The draw's rule, applied to the leader's choice: no certificate or a declared conflict of interest
+    (回避) refuses the team; a member who inspected one of the targets last time in this scene may go
+    back only when the leader gives a reason, and the clashes are returned for the audit event.
+    """
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
     problems = []
     for user_id in user_ids:
@@ -946,21 +1003,31 @@ def _check_team(session, squad_id: int, scene_id: int, user_ids: list[int], targ
     conflicts = _conflicts(session, user_ids)
     last = _last_inspections(session, [scene_id], target_ids)
     previous = {t: record.inspectors for (_, t), record in last.items() if record.inspectors}
-    passed_over = {}
+    passed_over: dict[str, str] = {}
+    clashes: list[dict] = []
     for user_id in user_ids:
         user = users[user_id]
         inspector = Inspector(user_id, user.department_code or "", bool(user.certificate_no), 0,
                               frozenset(conflicts.get(user_id, ())))
-        reason = passed_over_reason(inspector, target_ids, previous)
-        if reason:
-            passed_over[str(user_id)] = reason
+        excluded = draw.exclusion_reason(inspector, target_ids)
+        if excluded:
+            passed_over[str(user_id)] = excluded  # no certificate, or a declared conflict: never
+            continue
+        went_back = draw.rotation_clashes(inspector, target_ids, previous)
+        if went_back:
+            clashes.append({"user_id": user_id, "target_ids": went_back})
     eligible = [u for u in user_ids if str(u) not in passed_over]
     if passed_over or len(eligible) < draw.TEAM_SIZE_MIN:
         message = ("These inspectors may not join this round's team." if passed_over
                    else f"A team needs at least {draw.TEAM_SIZE_MIN} certified inspectors.")
         raise ApiError("round.team_unavailable", message,
                        {"needed": draw.TEAM_SIZE_MIN, "found": eligible, "passed_over": passed_over})
-    return [users[u] for u in user_ids]
+    if clashes and not (reason or "").strip():
+        # Rotation (回避) gives way to a leader's judgement, but never silently.
+        raise ApiError("round.rotation_clash", details={
+            "clashes": {str(c["user_id"]): {"targets": c["target_ids"],
+                                            "reason": draw.rotation_reason(c["target_ids"])} for c in clashes}})
+    return [users[u] for u in user_ids], clashes
 
 
 def create_round(session, actor, values: dict, *, now: datetime) -> Round:
@@ -992,7 +1059,9 @@ def create_round(session, actor, values: dict, *, now: datetime) -> Round:
             problems.append(f"Target {target_id} is outside the squad's areas.")
     if problems:
         raise ValidationFailed({"target_ids": problems})
-    users = _check_team(session, squad.id, scene.id, list(values["user_ids"]), target_ids)
+    team_reason = values.get("team_reason")
+    users, clashes = _check_team(session, squad.id, scene.id, list(values["user_ids"]), target_ids,
+                                 reason=team_reason)
 
     month = periods.month_key_of(max(start, now))
     planned = _planned_months(session, [month])
@@ -1014,7 +1083,8 @@ def create_round(session, actor, values: dict, *, now: datetime) -> Round:
     if capped:
         raise ValidationFailed({"target_ids": [f"Target {r.target_id}: {r.reason} (无事不扰)" for r in capped]})
     stored = _stored_draw("chosen", request, result, list(result.picks), [], None, kind=values["kind"])
-    stored["team"] = {"chosen_by": getattr(actor, "id", None), "members": [u.id for u in users]}
+    stored["team"] = {"chosen_by": getattr(actor, "id", None), "members": [u.id for u in users],
+                      "reason": team_reason, "rotation_relaxed": clashes}
     rnd = Round(scene_id=scene.id, scene_version_id=version.id, squad_id=squad.id, period_key=month,
                 kind=values["kind"], status="planned", title=values["title"], window_start=start, window_end=end,
                 seed=seed, algorithm_version=result.algorithm_version,
@@ -1030,7 +1100,7 @@ def create_round(session, actor, values: dict, *, now: datetime) -> Round:
         "kind": rnd.kind, "scene_id": scene.id, "squad_id": squad.id, "title": rnd.title, "month_key": month,
         "seed": seed, "candidates_digest": rnd.candidates_digest, "draw_digest": stored["targets"]["digest"],
         "target_ids": list(result.picks), "exemptions": stored["targets"]["exemptions"],
-        "members": [u.id for u in users],
+        "members": [u.id for u in users], "team_reason": team_reason, "rotation_relaxed": clashes,
     }, now=now)
     return _attach_details(session, rnd)
 
@@ -1044,12 +1114,14 @@ def change_team(session, actor, round_id: int, values: dict, *, now: datetime) -
     pending = list(session.scalars(select(Visit.target_id).join(VisitRound, VisitRound.visit_id == Visit.id)
                                    .where(VisitRound.round_id == rnd.id, Visit.status == "pending")
                                    .order_by(Visit.target_id)))
-    users = _check_team(session, rnd.squad_id, rnd.scene_id, list(values["user_ids"]), pending)
+    users, clashes = _check_team(session, rnd.squad_id, rnd.scene_id, list(values["user_ids"]), pending,
+                                 reason=values["reason"])
     before = [u.id for u in rnd.members]
     rnd.members = users
     session.flush()
     audit.record(session, actor, "round.assign", "round", rnd.id,
-                 {"from": before, "to": [u.id for u in users], "reason": values["reason"]}, now=now)
+                 {"from": before, "to": [u.id for u in users], "reason": values["reason"],
+                  "rotation_relaxed": clashes}, now=now)
     return _attach_details(session, rnd)
 
 
@@ -1180,31 +1252,54 @@ def explain_round(session, round_id: int) -> Explanation:
     except (KeyError, TypeError, ValueError) as err:
         bad.append(f"the stored draw cannot be read ({type(err).__name__}: {err})")
         return Explanation(rnd.id, lines, bad)
+    names = _names(session, rnd, stored, result, team)
     _check_visits(session, rnd, stored, result, bad)
-    _check_team_now(session, rnd, stored, team, lines, bad)
+    _check_team_now(session, rnd, stored, team, names, lines, bad)
     _check_audit(session, rnd, stored, bad)
-    lines.extend(_who_is_who(session, result, team))
+    lines.extend(_who_is_who(result, team, names))
     lines.append("")
     lines.extend(draw.explain(result))
     if team is not None and team.result is not None:
         lines.append("")
-        lines.extend(draw.explain(team.result))
+        lines.extend(draw.explain(team.result, **names))
     elif team is not None and team.unavailable is not None:
         lines.append("")
         lines.append(f"人员抽取 team draw: no team — {team.unavailable}")
     return Explanation(rnd.id, lines, bad)
 
 
-def _who_is_who(session, result: draw.TargetDraw, team: _Team | None) -> list[str]:
+def _names(session, rnd: Round, stored: dict, result: draw.TargetDraw, team: _Team | None) -> dict[str, dict]:
+    """Return the names of the targets, people and departments an explanation mentions."""
+    user_ids = {u for event in _audit_events(session, rnd.id, ("round.assign",))
+                for u in (event.data.get("from") or []) + (event.data.get("to") or [])}
+    user_ids.update((stored.get("team") or {}).get("members") or [])
+    if team is not None:
+        user_ids.update(i.user_id for i in team.inspectors)
+    people = dict(session.execute(select(User.id, User.full_name).where(User.id.in_(sorted(user_ids)))).all())
+    target_ids = set(result.picks) | set(result.joinable)
+    targets = dict(session.execute(select(Target.id, Target.name).where(Target.id.in_(sorted(target_ids)))).all())
+    departments = dict(session.execute(select(Department.code, Department.name)).all())
+    return {"people": people, "targets": targets, "departments": departments}
+
+
+def _who_is_who(result: draw.TargetDraw, team: _Team | None, names: dict[str, dict]) -> list[str]:
     """Return the names behind the ids the draw explanation uses."""
     lines = []
     if result.picks:
-        names = dict(session.execute(select(Target.id, Target.name).where(Target.id.in_(result.picks))).all())
-        lines.append("drawn: " + "; ".join(f"{t} {names.get(t, '?')}" for t in result.picks))
+        lines.append("drawn: " + "; ".join(f"{t} {names['targets'].get(t, '?')}" for t in result.picks))
     if team is not None and team.inspectors:
         ids = [i.user_id for i in team.inspectors]
-        names = dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all())
-        lines.append("inspectors: " + "; ".join(f"{u} {names.get(u, '?')}" for u in ids))
+        lines.append("inspectors: " + "; ".join(f"{u} {names['people'].get(u, '?')}" for u in ids))
+    return lines
+
+
+def _chosen_rotation_lines(clashes: list[dict], reason: str | None, names: dict[str, dict]) -> list[str]:
+    """Return the lines that say whom a leader sent back to targets they inspected last time, and why."""
+    lines = []
+    for clash in clashes:
+        who = names["people"].get(clash["user_id"]) or f"inspector {clash['user_id']}"
+        where = "、".join(names["targets"].get(t) or f"target {t}" for t in clash["target_ids"])
+        lines.append(f"rotation relaxed: {who} inspected {where} last time; the leader's reason: {reason}")
     return lines
 
 
@@ -1212,8 +1307,8 @@ def _recompute(rnd: Round, stored: dict, lines: list[str], bad: list[str]):
     """Recompute the target draw (and the team draw of a generated round) and compare digests."""
     if stored.get("algorithm_version") != draw.ALGORITHM_VERSION or rnd.algorithm_version != draw.ALGORITHM_VERSION:
         raise ValueError(f"algorithm {stored.get('algorithm_version')!r} is not {draw.ALGORITHM_VERSION!r}")
-    if stored.get("candidate_fields") != CANDIDATE_FIELDS:
-        raise ValueError("unknown candidate fields")
+    if stored.get("candidate_format") != draw.CANDIDATE_LINE:
+        raise ValueError("unknown candidate format")
     candidates = _candidates_from(stored["candidates"])
     recomputed_digest = draw.candidates_digest(candidates)
     if column_digest(recomputed_digest) != rnd.candidates_digest:
@@ -1250,6 +1345,10 @@ def _recompute(rnd: Round, stored: dict, lines: list[str], bad: list[str]):
             bad.append(f"team: stored {stored_team['members']}, recomputed {team.members}")
         if (team.unavailable.details if team.unavailable else None) != stored_team["unavailable"]:
             bad.append("team draw: the stored reason for having no team differs from the recomputed one")
+        relaxed = _clashes_stored(team.result.rotation_relaxed) if team.result else []
+        if relaxed != stored_team.get("rotation_relaxed"):
+            bad.append(f"team draw: rotation relaxed for {stored_team.get('rotation_relaxed')},"
+                       f" recomputed {relaxed}")
         lines.append(f"team draw recomputed: {got_team or 'no team'}"
                      + (" — identical" if got_team == stored_team["digest"] else " — DIFFERENT"))
     return result, team
@@ -1282,13 +1381,22 @@ def _check_visits(session, rnd: Round, stored: dict, result: draw.TargetDraw, ba
             bad.append(f"visit {row.id}: planned in {row.planned_month}, the draw says {result.month_key}")
 
 
-def _check_team_now(session, rnd: Round, stored: dict, team: _Team | None, lines: list[str], bad: list[str]) -> None:
+def _check_team_now(session, rnd: Round, stored: dict, team: _Team | None, names: dict[str, dict],
+                    lines: list[str], bad: list[str]) -> None:
     """Check the round's team is the drawn (or chosen) one, or the last audited change of it."""
-    expected = list((stored.get("team") or {}).get("members") or [])
+    stored_team = stored.get("team") or {}
+    expected = list(stored_team.get("members") or [])
+    if stored.get("method") == "chosen":
+        lines.append(f"team chosen by user {stored_team.get('chosen_by')}: {expected}"
+                     + (f" ({stored_team['reason']})" if stored_team.get("reason") else ""))
+        lines.extend(_chosen_rotation_lines(stored_team.get("rotation_relaxed") or [], stored_team.get("reason"),
+                                            names))
     changes = _audit_events(session, rnd.id, ("round.assign",))
     for event in changes:
         lines.append(f"team changed by user {event.actor_id} at {event.at.isoformat()}: {event.data.get('from')}"
                      f" → {event.data.get('to')} ({event.data.get('reason')})")
+        lines.extend(_chosen_rotation_lines(event.data.get("rotation_relaxed") or [], event.data.get("reason"),
+                                            names))
     if changes:
         expected = list(changes[-1].data.get("to") or [])
     current = sorted(session.scalars(select(RoundMember.user_id).where(RoundMember.round_id == rnd.id)))

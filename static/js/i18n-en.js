@@ -154,6 +154,7 @@ export const en = {
   scene: "Scene",
   title: "Title",
   window_start: "Start date",
+  team_reason: "Team note (required if someone inspected a target last time)",
   window_end: "End date",
   area: "Area (township or street)",
   targets: "Targets",

@@ -154,6 +154,7 @@ const zh = {
   scene: "检查场景",
   title: "标题",
   window_start: "开始日期",
+  team_reason: "团队说明（回避冲突时必填）",
   window_end: "截止日期",
   area: "属地（乡镇/街道）",
   targets: "检查对象",

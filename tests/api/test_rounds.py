@@ -9,6 +9,7 @@ from sqlalchemy import select
 from lianduinspect.models import AuditEvent, Round, Visit
 
 from ..factories import make_round, make_user
+from ..services.test_rounds import inspect
 
 
 def _ids(response):
@@ -173,7 +174,39 @@ def test_leader_changes_the_team_with_a_reason_and_it_is_audited(world, as_leade
     (event,) = _events(session, "round.assign")
     assert event.actor_id == world.leader.id and event.data == {
         "from": [world.inspector.id, world.partner.id], "to": [world.leader.id, world.partner.id],
-        "reason": "陈执法参加培训"}
+        "reason": "陈执法参加培训", "rotation_relaxed": []}
+
+
+def _inspected_last_time(world, session, inspectors, targets):
+    """Record that these inspectors inspected these targets in March, in the world's scene."""
+    march = make_round(session, world.scene, world.squad, inspectors, targets, period_key="2023-03",
+                       status="completed")
+    for visit in march.visits:
+        inspect(session, visit, inspectors, datetime(2023, 3, 20, 2, tzinfo=timezone.utc))
+    session.commit()
+
+
+def test_leader_sends_an_inspector_back_to_a_target_with_a_reason_and_the_clash_is_audited(world, as_leader,
+                                                                                          session):
+    _inspected_last_time(world, session, [world.leader, world.partner], world.targets[:1])
+    response = as_leader.put(f"/api/v1/rounds/{world.round.id}/team",
+                             json={"user_ids": [world.leader.id, world.partner.id], "reason": "熟悉该店整改情况"})
+    assert response.status_code == 200, response.json
+    (event,) = _events(session, "round.assign")
+    assert event.data["rotation_relaxed"] == [{"user_id": world.leader.id, "target_ids": [world.targets[0].id]},
+                                              {"user_id": world.partner.id, "target_ids": [world.targets[0].id]}]
+
+
+def test_ad_hoc_round_going_back_to_a_target_needs_a_team_reason(world, as_leader, session):
+    _inspected_last_time(world, session, [world.leader, world.partner], world.targets[4:5])
+    body = _ad_hoc(world, user_ids=[world.leader.id, world.inspector.id])
+    error = _error(as_leader.post("/api/v1/rounds", json=body), 422, "round.rotation_clash")
+    assert list(error["details"]["clashes"]) == [str(world.leader.id)]
+    _error(as_leader.post("/api/v1/rounds", json={**body, "team_reason": " "}), 422, "validation")
+    response = as_leader.post("/api/v1/rounds", json={**body, "team_reason": "叶中队长带队复核"})
+    assert response.status_code == 201, response.json
+    assert response.json["draw"]["rotation_relaxed"] == [{"user_id": world.leader.id,
+                                                          "target_ids": [world.targets[4].id]}]
 
 
 def test_team_change_refuses_outsiders_uncertified_and_a_missing_reason(world, as_leader, session):

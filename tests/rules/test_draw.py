@@ -14,24 +14,32 @@ from hypothesis import strategies as st
 
 from lianduinspect.rules.draw import (
     ALGORITHM_VERSION,
+    CANDIDATE_LINE,
     WEIGHT_FORMULA,
     Candidate,
     Inspector,
     PeriodPlan,
     Risk,
+    RotationClash,
     RoundRequest,
     SampleRule,
     TeamDraw,
     TeamUnavailable,
+    candidate_lines,
     candidates_digest,
     canonical,
+    canonical_candidates,
     draw_targets,
     draw_team,
     eligible,
+    exclusion_reason,
     excluded,
     explain,
+    parse_candidate,
     plan_period,
+    rotation_clashes,
     sample_size,
+    target_draw_bytes,
     uniform,
     weight,
 )
@@ -277,7 +285,7 @@ def test_same_inputs_and_seed_give_a_byte_identical_draw() -> None:
     shuffled = list(reversed(candidates))
     again = canonical(draw_targets("s42", shuffled, SampleRule("fixed", 5), MONTH))
     assert first == again
-    assert json.loads(first)["algorithm_version"] == ALGORITHM_VERSION == "draw-v1"
+    assert json.loads(first)["algorithm_version"] == ALGORITHM_VERSION == "draw-v2"
 
 
 def test_different_seeds_give_different_draws() -> None:
@@ -310,6 +318,81 @@ def test_digest_ignores_candidate_order() -> None:
     candidates = registry()
     assert candidates_digest(candidates) == candidates_digest(list(reversed(candidates)))
     assert candidates_digest(candidates).startswith("sha256:")
+
+
+def test_digest_is_sha256_of_the_candidate_lines_sorted_by_target_id() -> None:
+    candidates = [
+        cand(12, "high", None, planned=("2023-04", "2023-03")),
+        cand(3, active=False, area_id=7),
+    ]
+    lines = ["3|medium|30||0|7|restaurant", "12|high|-|2023-03,2023-04|1|1|restaurant"]
+    assert candidate_lines(candidates) == lines
+    assert canonical_candidates(candidates) == "\n".join(lines).encode()
+    expected = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    assert candidates_digest(candidates) == f"sha256:{expected}"
+    assert CANDIDATE_LINE.count("|") == 6
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    target_id=st.integers(0, 10**9),
+    risk=st.sampled_from(["low", "medium", "high"]),
+    days=st.one_of(st.none(), st.integers(0, 5000)),
+    months=st.frozensets(st.sampled_from(["2023-01", "2023-02", "2024-12"])),
+    active=st.booleans(),
+    category=st.text(min_size=1, max_size=12),
+    area_id=st.integers(0, 10**6),
+)
+def test_a_candidate_line_reads_back_as_the_same_candidate(
+    target_id: int,
+    risk: Risk,
+    days: int | None,
+    months: frozenset[str],
+    active: bool,
+    category: str,
+    area_id: int,
+) -> None:
+    candidate = Candidate(target_id, risk, days, months, active, category, area_id)
+    line = candidate.canonical_line
+    assert "\n" not in line  # lines join with newlines, so none may hold one
+    assert parse_candidate(line) == candidate
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "7|low|-||1|3",  # a field short
+        "7|low|007||1|3|restaurant",  # not the canonical spelling of 7 days
+        "7|low|-|2023-02,2023-01|1|3|restaurant",  # months out of order
+        "7|low|-||yes|3|restaurant",
+        "7|severe|-||1|3|restaurant",
+        '7|low|-||1|3|rest"aurant',  # a quote the line would have escaped
+    ],
+)
+def test_a_line_that_is_not_canonical_is_refused(line: str) -> None:
+    with pytest.raises(ValueError):
+        parse_candidate(line)
+
+
+def test_draw_digest_covers_inputs_and_outcome() -> None:
+    candidates = registry()
+    draw = draw_targets("s1", candidates, SampleRule("fixed", 5), MONTH)
+    again = draw_targets("s1", list(reversed(candidates)), SampleRule("fixed", 5), MONTH)
+    assert target_draw_bytes(draw) == target_draw_bytes(again)
+    for other in (
+        draw_targets("s2", candidates, SampleRule("fixed", 5), MONTH),
+        draw_targets("s1", candidates, SampleRule("fixed", 6), MONTH),
+        draw_targets("s1", candidates, SampleRule("fixed", 5), "2023-04"),
+        draw_targets("s1", candidates[1:], SampleRule("fixed", 5), MONTH),
+        draw_targets("s1", candidates, SampleRule("fixed", 5), MONTH, joinable=[draw.picks[0]]),
+    ):
+        assert target_draw_bytes(other) != target_draw_bytes(draw)
+
+
+def test_a_draw_keeps_only_its_own_candidates_among_the_joinable() -> None:
+    draw = draw_targets("s1", [cand(1), cand(2), cand(3, active=False)], SampleRule("all"), MONTH,
+                        joinable={2, 3, 99})
+    assert draw.joinable == (2,)
 
 
 def test_high_risk_and_long_uninspected_targets_are_drawn_more_often() -> None:
@@ -702,6 +785,72 @@ def test_empty_squad_raises_team_unavailable() -> None:
         draw_team("s1", [], [ZHIFA], [10], {})
 
 
+def test_rotation_is_relaxed_only_when_no_alternative_exists() -> None:
+    squad = [inspector(1, ZHIFA), inspector(2, ZHIFA, load=5), inspector(3, SHICHANG)]
+    team = draw_team("s1", squad, [ZHIFA, SHICHANG], [10, 11], {10: {1, 3}})
+    # 1 went to target 10 last time and 2 could go instead; 3 is the squad's only 市场监管.
+    assert team.members == [2, 3]
+    assert team.rotation_relaxed == [RotationClash(3, SHICHANG, (10,), SHICHANG)]
+    reasons = {r.user_id: r.reason for r in team.records}
+    assert reasons[1] == "回避: inspected target 10 last time in this scene"
+    assert reasons[3] == (
+        "represents 市场监管 (load 0); rotation relaxed: inspected target 10 last time in this"
+        " scene, no alternative in 市场监管"
+    )
+    line = "rotation relaxed: inspector 3 inspected target 10 last time; no alternative in 市场监管"
+    assert line in explain(team)
+
+
+def test_rotation_is_relaxed_for_the_two_officer_minimum_only_without_an_alternative() -> None:
+    squad = [inspector(1, ZHIFA), inspector(2, SHICHANG), inspector(3, SHENGTAI, load=9)]
+    kept = draw_team("s1", squad, [ZHIFA], [10], {10: {2}})
+    assert kept.members == [1, 3] and kept.rotation_relaxed == []
+    relaxed = draw_team("s1", squad, [ZHIFA], [10], {10: {2, 3}})
+    assert relaxed.members == [1, 2]  # both went last time; 2 is the less loaded
+    assert relaxed.rotation_relaxed == [RotationClash(2, SHICHANG, (10,), None)]
+    assert any(
+        line.endswith("no alternative in the squad for the two-officer minimum")
+        for line in explain(relaxed)
+    )
+
+
+def test_relaxed_rotation_sends_whoever_inspected_fewest_of_the_targets() -> None:
+    squad = [inspector(1, ZHIFA), inspector(2, ZHIFA, load=7), inspector(3, SHICHANG)]
+    team = draw_team("s1", squad, [ZHIFA, SHICHANG], [10, 11, 12], {10: {1, 2, 3}, 11: {1}})
+    assert team.members == [2, 3]  # 2 is busier than 1, but went back to one target, not two
+    assert [(c.user_id, c.target_ids) for c in team.rotation_relaxed] == [(2, (10,)), (3, (10,))]
+
+
+def test_large_round_with_full_history_still_gets_a_team() -> None:
+    # Six inspectors of three departments; each target was inspected last time by one or two of
+    # them, and every one of them has been to some of this 300-target round's targets.
+    departments = (ZHIFA, SHICHANG, SHENGTAI)
+    squad = [inspector(n, departments[(n - 1) // 2], load=n % 3) for n in range(1, 7)]
+    target_ids = list(range(1, 301))
+    last = {t: {t % 6 + 1, (t * t) % 7 % 6 + 1} for t in target_ids}
+    team = draw_team("s1", squad, [ZHIFA, SHICHANG, SHENGTAI], target_ids, last)
+    assert len(team.members) == 3 and team.uncovered_departments == []
+    assert team.members == [1, 4, 6]  # of each pair, who went to fewer: 85 < 121, 50 < 122, 50 < 122
+    assert {c.user_id for c in team.rotation_relaxed} == set(team.members)
+    for clash in team.rotation_relaxed:
+        mine = rotation_clashes(squad[clash.user_id - 1], target_ids, last)
+        assert list(clash.target_ids) == mine
+        colleagues = [i for i in squad if i.department == clash.department]
+        assert len(mine) == min(len(rotation_clashes(i, target_ids, last)) for i in colleagues)
+
+
+def test_declared_conflict_is_never_relaxed() -> None:
+    squad = [inspector(1, ZHIFA, conflicts=(10,)), inspector(2, SHICHANG), inspector(3, ZHIFA)]
+    with pytest.raises(TeamUnavailable) as caught:
+        draw_team("s1", squad[:2], [ZHIFA, SHICHANG], [10, 11], {})
+    assert caught.value.details["passed_over"] == {"1": "回避: conflict of interest with target 10"}
+    # Rotation gives way, a conflict never: 3 goes back to target 11 rather than 1 going at all.
+    team = draw_team("s1", squad, [ZHIFA, SHICHANG], [10, 11], {11: {3}})
+    assert team.members == [3, 2] and team.rotation_relaxed[0].user_id == 3
+    assert exclusion_reason(squad[0], [10, 11]) == "回避: conflict of interest with target 10"
+    assert exclusion_reason(squad[2], [10, 11]) is None
+
+
 DEPARTMENTS = (ZHIFA, SHICHANG, SHENGTAI, "应急管理")
 
 
@@ -722,40 +871,56 @@ def squads(draw: st.DrawFn) -> tuple[list[Inspector], list[str], list[int], dict
     ]
     departments = draw(st.lists(st.sampled_from(DEPARTMENTS), max_size=4, unique=True))
     last = {
-        t: draw(st.sets(st.sampled_from(user_ids), max_size=2)) if user_ids else set()
+        t: draw(st.sets(st.sampled_from(user_ids), max_size=4)) if user_ids else set()
         for t in target_ids
     }
     return members, departments, target_ids, last
 
 
-@settings(deadline=None, max_examples=200)
+@settings(deadline=None, max_examples=300)
 @given(squad=squads(), seed=st.text(min_size=1, max_size=6))
 def test_team_rules_hold_for_any_squad(
     squad: tuple[list[Inspector], list[str], list[int], dict[int, set[int]]], seed: str
 ) -> None:
     members, departments, target_ids, last = squad
-    allowed = [
-        i
-        for i in members
-        if i.certified
-        and not (i.conflicts & set(target_ids))
-        and not any(i.user_id in last[t] for t in target_ids)
-    ]
+    # Certified and without a declared conflict: the only ones who may ever go.
+    allowed = [i for i in members if i.certified and not (i.conflicts & set(target_ids))]
     if len(allowed) < 2:
         with pytest.raises(TeamUnavailable):
             draw_team(seed, members, departments, target_ids, last)
         return
 
+    # Enough certified, unconflicted inspectors: a team, however much history there is.
     team = draw_team(seed, members, departments, target_ids, last)
     chosen = [i for i in members if i.user_id in team.members]
     assert len(team.members) == len(set(team.members)) >= 2
-    assert all(i in allowed for i in chosen)  # certified, no conflict, no repeat visit
+    assert all(i in allowed for i in chosen)  # certified, never a declared conflict
+
+    # One per participating department where the squad has one.
     covered = [d for d in departments if any(i.department == d for i in allowed)]
     assert team.uncovered_departments == [d for d in departments if d not in covered]
-    for department in covered:
-        lightest = min(i.load for i in allowed if i.department == department)
-        assert any(i.department == department and i.load == lightest for i in chosen)
+    assert all(any(i.department == d for i in chosen) for d in covered)
     assert len(team.members) == max(2, len(covered))
+
+    # Every clash that remains is reported: who, and which targets.
+    def clashes(i: Inspector) -> list[int]:
+        return sorted(t for t in target_ids if i.user_id in last[t])
+
+    relaxed = {c.user_id: c for c in team.rotation_relaxed}
+    assert set(relaxed) == {i.user_id for i in chosen if clashes(i)}
+    assert all(list(relaxed[i.user_id].target_ids) == clashes(i) for i in chosen if clashes(i))
+
+    # Rotation kept whenever an alternative existed.
+    for clash in team.rotation_relaxed:
+        if clash.no_alternative_in is not None:
+            assert all(clashes(i) for i in allowed if i.department == clash.no_alternative_in)
+        else:
+            assert all(clashes(i) for i in allowed if i.user_id not in team.members)
+
+    # Within a department: the fewest clashes, then the least loaded.
+    for department in covered:
+        best = min((len(clashes(i)), i.load) for i in allowed if i.department == department)
+        assert any(i.department == department and (len(clashes(i)), i.load) == best for i in chosen)
     assert {r.user_id for r in team.records if r.chosen} == set(team.members)
 
 
@@ -768,7 +933,7 @@ def test_explain_target_draw_prints_the_formula_and_every_candidate() -> None:
     lines = explain(draw_targets("s1", candidates, SampleRule("fixed", 2), MONTH))
     text = "\n".join(lines)
     assert WEIGHT_FORMULA in lines
-    assert "seed 's1'" in text and "draw-v1" in text and "sha256:" in text
+    assert "seed 's1'" in text and "draw-v2" in text and "sha256:" in text
     for c in candidates:
         assert any(line.startswith(f"target {c.target_id}:") for line in lines)
     assert "excluded: monthly cap (already planned in 2023-03)" in text
@@ -782,6 +947,13 @@ def test_explain_team_draw_gives_every_inspector_a_verdict() -> None:
     lines = explain(team)
     assert any("inspector 1" in line and "chosen" in line for line in lines)
     assert any("inspector 3" in line and "passed over" in line and "执法证" in line for line in lines)
+
+
+def test_explain_names_the_inspector_and_target_of_a_relaxed_rotation() -> None:
+    squad = [inspector(1, ZHIFA), inspector(3, SHICHANG)]
+    team = draw_team("s1", squad, [ZHIFA, SHICHANG], [10], {10: {3}})
+    lines = explain(team, people={3: "张三"}, targets={10: "某某餐馆"}, departments={SHICHANG: "市场监管"})
+    assert "rotation relaxed: 张三 inspected 某某餐馆 last time; no alternative in 市场监管" in lines
 
 
 def test_explain_plan_shows_joint_visits() -> None:

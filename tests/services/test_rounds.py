@@ -1,13 +1,14 @@
 """Rounds by rule and by chance (双随机、一公开, 无事不扰): generation, teams, the sweep, explanation."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -180,6 +181,20 @@ def test_bad_period_key_is_a_validation_error(reg, now):
     assert err.value.code == "validation" and "period" in err.value.details
 
 
+def test_generation_leaves_the_garbage_collector_as_it_found_it(reg, session, now):
+    assert gc.isenabled()
+    generate(now=now, dry_run=True)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with rounds._collector_paused():
+            generate(now=now, dry_run=True)  # nested, as two generations in one process are
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # never turned on a collector that was off
+    finally:
+        gc.enable()
+
+
 def test_dry_run_writes_nothing(reg, session, now):
     report = generate(now=now, dry_run=True)
     assert report.created == 1 and report.visits == len(reg.targets)
@@ -265,9 +280,9 @@ def test_days_since_last_inspection_count_only_this_scenes_rounds(reg, session, 
     session.commit()
     generate(now=now)
     rnd = scheduled(session, reg.scene)[-1]
-    rows = {row[0]: row for row in rnd.draw["candidates"]}
-    assert rows[t0.id][2] == 50  # 11 March to 1 May (Lishui midnight)
-    assert rows[t1.id][2] is None  # inspected, but in another scene: never in this one
+    stored = {c.target_id: c for c in map(draw.parse_candidate, rnd.draw["candidates"])}
+    assert stored[t0.id].days_since_last == 50  # 11 March to 1 May (Lishui midnight)
+    assert stored[t1.id].days_since_last is None  # inspected, but in another scene: never in this one
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,7 +299,7 @@ def test_team_is_one_certified_inspector_per_participating_department(reg, sessi
     assert people["helper"].id not in team  # no enforcement certificate
 
 
-def test_team_passes_over_who_inspected_a_target_last_time_in_this_scene(reg, session, now):
+def test_rotation_is_relaxed_only_when_no_alternative_exists(reg, session, now):
     wang, li = reg.people["wang"], reg.people["li"]
     march = make_round(session, reg.scene, reg.squad, [wang, li], reg.targets[:1], period_key="2023-03",
                        status="completed")
@@ -293,10 +308,42 @@ def test_team_passes_over_who_inspected_a_target_last_time_in_this_scene(reg, se
     generate(now=now)
     rnd = scheduled(session)[-1]
     team = team_of(session, rnd)
-    assert wang.id not in team and li.id not in team
-    assert reg.people["zhang"].id in team and reg.people["zhao"].id in team
-    assert rnd.draw["team"]["uncovered"] == ["scjg"]  # li was the squad's only certified 市场监管
-    assert any("last time" in line for line in rounds.explain_round(session, rnd.id).lines)
+    # 综合执法 has zhang, who did not go last time; li is the squad's only certified 市场监管.
+    assert wang.id not in team and reg.people["zhang"].id in team
+    assert li.id in team and reg.people["zhao"].id in team
+    assert rnd.draw["team"]["uncovered"] == []
+    assert rnd.draw["team"]["rotation_relaxed"] == [
+        {"user_id": li.id, "department": "scjg", "target_ids": [reg.targets[0].id], "no_alternative_in": "scjg"}]
+    explanation = rounds.explain_round(session, rnd.id)
+    assert explanation.ok, explanation.mismatches
+    assert (f"rotation relaxed: {li.full_name} inspected {reg.targets[0].name} last time;"
+            f" no alternative in 市场监督管理") in explanation.lines
+    assert any(f"inspector {wang.id} " in line and "passed over — 回避: inspected target" in line
+               for line in explanation.lines)
+
+
+def test_large_round_with_full_history_still_gets_a_team(reg, session, now):
+    people = reg.people
+    march = make_round(session, reg.scene, reg.squad, [people["zhang"], people["li"]], reg.targets,
+                       period_key="2023-03", status="completed")
+    visits = served(session, march)
+    at = datetime(2023, 3, 20, 2, tzinfo=timezone.utc)
+    for n, visit in enumerate(visits):
+        # Every certified inspector of the squad went to some of these targets last time.
+        pair = [people["zhang"], people["li"]] if n % 2 else [people["wang"], people["zhao"]]
+        inspect(session, visit, pair, at)
+    session.commit()
+    report = generate(now=now)
+    rnd = scheduled(session)[-1]
+    team = team_of(session, rnd)
+    assert report.without_team == 0 and len(team) == 3 and people["helper"].id not in team
+    assert rnd.draw["team"]["uncovered"] == [] and rnd.draw["team"]["unavailable"] is None
+    relaxed = {c["user_id"]: c for c in rnd.draw["team"]["rotation_relaxed"]}
+    assert set(relaxed) == set(team)
+    assert sum(len(c["target_ids"]) for c in relaxed.values()) == 3 * len(reg.targets) // 2
+    explanation = rounds.explain_round(session, rnd.id)
+    assert explanation.ok, explanation.mismatches
+    assert sum(line.startswith("rotation relaxed: ") for line in explanation.lines) == 3
 
 
 def test_team_passes_over_an_inspector_with_a_declared_conflict(reg, session, now):
@@ -401,7 +448,8 @@ def test_explain_detects_an_altered_stored_draw(reg, session, now):
     generate(now=now)
     (rnd,) = scheduled(session)
     altered = json.loads(json.dumps(rnd.draw))
-    altered["candidates"][0][1] = "high"  # pretend the first target was high risk
+    first = draw.parse_candidate(altered["candidates"][0])
+    altered["candidates"][0] = replace(first, risk="high").canonical_line  # pretend it was high risk
     rnd.draw = altered
     session.commit()
     explanation = rounds.explain_round(session, rnd.id)
@@ -647,6 +695,67 @@ def test_hand_picked_team_needs_two_certified_squad_members(reg, session, now):
         rounds.create_round(s, reg.people["zhang"], {**values, "user_ids": [reg.people["li"].id,
                                                                              reg.strangers[0].id]}, now=now)
     assert err.value.code == "validation" and "not a member" in err.value.details["user_ids"][0]
+
+
+def _inspected_in_march(reg, session, inspectors, targets):
+    march = make_round(session, reg.scene, reg.squad, inspectors, targets, period_key="2023-03", status="completed")
+    for visit in served(session, march):
+        inspect(session, visit, inspectors, datetime(2023, 3, 20, 2, tzinfo=timezone.utc))
+    session.commit()
+
+
+def test_hand_picked_team_going_back_to_a_target_needs_the_leaders_reason(reg, session, now):
+    wang, li = reg.people["wang"], reg.people["li"]
+    _inspected_in_march(reg, session, [wang, li], reg.targets[:1])
+    values = {"kind": "campaign", "scene_id": reg.scene.id, "squad_id": reg.squad.id, "title": "专项整治",
+              "window": _window(now), "target_ids": [reg.targets[0].id, reg.targets[1].id],
+              "user_ids": [wang.id, reg.people["zhao"].id]}
+    with pytest.raises(ApiError) as err, transaction() as s:
+        rounds.create_round(s, reg.people["zhang"], values, now=now)
+    assert err.value.code == "round.rotation_clash"
+    assert err.value.details == {"clashes": {str(wang.id): {
+        "targets": [reg.targets[0].id],
+        "reason": f"回避: inspected target {reg.targets[0].id} last time in this scene"}}}
+    with transaction() as s:
+        rnd = rounds.create_round(s, reg.people["zhang"], {**values, "team_reason": "王某熟悉该店整改情况"}, now=now)
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "round.create"))
+    clash = [{"user_id": wang.id, "target_ids": [reg.targets[0].id]}]
+    assert event.data["rotation_relaxed"] == clash and event.data["team_reason"] == "王某熟悉该店整改情况"
+    explanation = rounds.explain_round(session, rnd.id)
+    assert explanation.ok, explanation.mismatches
+    assert (f"rotation relaxed: {wang.full_name} inspected {reg.targets[0].name} last time;"
+            " the leader's reason: 王某熟悉该店整改情况") in explanation.lines
+
+
+def test_hand_picked_team_never_includes_a_declared_conflict(reg, session, now):
+    zhao = reg.people["zhao"]
+    session.add(InspectorConflict(user_id=zhao.id, target_id=reg.targets[0].id, reason="亲属经营"))
+    session.commit()
+    values = {"kind": "campaign", "scene_id": reg.scene.id, "squad_id": reg.squad.id, "title": "专项整治",
+              "window": _window(now), "target_ids": [reg.targets[0].id], "team_reason": "人手不足",
+              "user_ids": [reg.people["wang"].id, zhao.id]}
+    with pytest.raises(ApiError) as err, transaction() as s:
+        rounds.create_round(s, reg.people["zhang"], values, now=now)
+    assert err.value.code == "round.team_unavailable"
+    conflict = f"回避: conflict of interest with target {reg.targets[0].id}"
+    assert err.value.details["passed_over"] == {str(zhao.id): conflict}
+
+
+def test_team_change_sending_an_inspector_back_records_the_clash(reg, session, now):
+    wang, li = reg.people["wang"], reg.people["li"]
+    _inspected_in_march(reg, session, [wang, li], reg.targets[:1])
+    generate(now=now)
+    rnd = scheduled(session)[-1]
+    with transaction() as s:
+        rounds.change_team(s, reg.people["zhang"], rnd.id, {"user_ids": [wang.id, li.id], "reason": "熟悉情况"},
+                           now=now)
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "round.assign"))
+    assert event.data["rotation_relaxed"] == [{"user_id": wang.id, "target_ids": [reg.targets[0].id]},
+                                              {"user_id": li.id, "target_ids": [reg.targets[0].id]}]
+    explanation = rounds.explain_round(session, rnd.id)
+    assert explanation.ok, explanation.mismatches
+    assert (f"rotation relaxed: {wang.full_name} inspected {reg.targets[0].name} last time;"
+            " the leader's reason: 熟悉情况") in explanation.lines
 
 
 def test_cancel_skips_pending_visits_but_keeps_joint_ones_other_rounds_need(reg, session, now):

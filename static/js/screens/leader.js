@@ -161,6 +161,8 @@ async function newRoundScreen(main, ctx) {
     h("fieldset", { class: "checks" }, h("legend", {}, t("team")),
       (squad.members || []).filter((m) => m.certificate_no).map((m) => h("label", {},
         h("input", { type: "checkbox", name: "member", value: m.id }), h("span", {}, m.full_name)))),
+    h("label", { for: "round-team-reason" }, t("team_reason")),
+    h("textarea", { id: "round-team-reason", name: "team_reason", rows: 2 }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", id: "create-round" }, t("create_round"))));
   const zoned = (day, end) => `${day}T${end ? "23:59:59" : "00:00:00"}+08:00`;
   form.addEventListener("submit", async (e) => {
@@ -171,6 +173,8 @@ async function newRoundScreen(main, ctx) {
         window: { start: zoned(form.window_start.value, false), end: zoned(form.window_end.value, true) },
         target_ids: [...chosen.keys()],
         user_ids: [...form.querySelectorAll("input[name=member]:checked")].map((x) => Number(x.value)),
+        // Needed only when someone on the team inspected one of these targets last time (回避).
+        ...(form.team_reason.value.trim() ? { team_reason: form.team_reason.value.trim() } : {}),
       });
       announce(t("round_created"));
       go(`leader/round/${made.id}`);
