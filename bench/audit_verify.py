@@ -5,13 +5,17 @@ Builds a chain of realistic events in memory, then compares the median time of
 ``chain.verify`` with the median time of one ``sha256(...).hexdigest()`` per event over canonical
 bytes prepared in advance.
 
-Then the same chain is stored in a migrated database (a temporary SQLite file, or
-``--database-url``) the way ``services/audit.py`` writes it, and verified the way
-``flask audit verify`` does: ``audit_chain.walk`` over ``audit_chain.stream_rows``, which hashes
-the stored ``body`` bytes and checks the query copies with one comparison against the body the
-database rebuilds from them. It is timed twice: over rows already fetched (the verification's
-own cost, the number held to the goal) and end to end, streaming from the database. The goal is
-a ratio of at most 2 against hashing the stored bytes.
+Then the same chain is stored in a migrated database (a temporary SQLite file, or a schema of the
+bench's own in the PostgreSQL database ``--database-url`` names, dropped afterwards) the way
+``services/audit.py`` writes it, and verified the way ``flask audit verify`` does:
+``audit_chain.walk`` over ``audit_chain.stream_rows``, which reads (seq, prev_hash, hash, body,
+copies-agree) with the driver's cursor, one range of seqs per query, hashes the stored ``body``
+bytes and takes the database's word (one boolean) that the query copies rebuild the body.
+
+The goal is a ratio of at most 2 against hashing the stored bytes with hashlib alone. It is
+judged end to end, streaming from the database, which is what the CLI does; the walk over rows
+already fetched (the verification's own cost) and the reading alone are printed beside it. The
+exit status is 0 whether or not the goal is met.
 """
 
 from __future__ import annotations
@@ -149,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--no-db", action="store_true", help="time the pure verification only")
     parser.add_argument("--database-url", default=None,
-                        help="an empty migrated database to store the chain in (default: a temporary SQLite file)")
+                        help="a PostgreSQL database to store the chain in, in a schema of the bench's own "
+                             "(default: a temporary SQLite file)")
     args = parser.parse_args(argv)
 
     events = build_chain(args.events)
@@ -183,21 +188,43 @@ def main(argv: list[str] | None = None) -> int:
     print(f"verify - encode - hash: {(t_verify - t_encode - t_floor) * 1e3:8.1f} ms  (loop and checks)")
     print(f"ratio verify/floor:     {ratio:.2f}x (pure rules.chain.verify, re-encoding every event)")
     if args.no_db:
-        verdict = "met" if ratio <= GOAL_RATIO else "NOT met"
+        verdict = "goal met" if ratio <= GOAL_RATIO else "goal NOT met"
         print(f"audit_verify: {n:,} events verified in {t_verify:.3f} s, {ratio:.2f}x the hashlib floor "
-              f"({t_floor:.3f} s); goal <= {GOAL_RATIO:g}x {verdict}")
+              f"({t_floor:.3f} s) - {verdict} (<= {GOAL_RATIO:g}x)")
         return 0
 
     db = _measure_database(events, args)
-    verdict = "met" if db["ratio"] <= GOAL_RATIO else "NOT met"
-    print(f"audit_verify: {n:,} stored events verified in {db['walk']:.3f} s, {db['ratio']:.2f}x the hashlib "
-          f"floor ({db['floor']:.3f} s), {db['stream']:.3f} s streaming from {db['backend']} "
-          f"({db['stream_ratio']:.1f}x); goal <= {GOAL_RATIO:g}x {verdict}")
+    verdict = "goal met" if db["stream_ratio"] <= GOAL_RATIO else "goal NOT met"
+    print(f"audit_verify: {n:,} stored events verified end to end in {db['stream']:.3f} s streaming from "
+          f"{db['backend']}, {db['stream_ratio']:.2f}x the hashlib floor ({db['floor']:.3f} s) - {verdict} "
+          f"(<= {GOAL_RATIO:g}x); the walk over fetched rows alone {db['ratio']:.2f}x, reading alone "
+          f"{db['read_ratio']:.2f}x")
     return 0
 
 
 def _measure_database(events: list[tuple[dict[str, Any], str, str]], args: argparse.Namespace) -> dict[str, Any]:
     """Store the chain as services/audit.py does, then time verifying it as the CLI does."""
+    import sqlalchemy as sa
+
+    schema = None
+    if args.database_url and args.database_url.startswith("postgresql"):
+        schema = f"li_bench_audit_{os.getpid()}"
+        admin = sa.create_engine(args.database_url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        sep = "&" if "?" in args.database_url else "?"
+        args.database_url = f"{args.database_url}{sep}options=-csearch_path%3D{schema}"
+    try:
+        return _measure_database_in(events, args)
+    finally:
+        if schema is not None:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            admin.dispose()
+
+
+def _measure_database_in(events: list[tuple[dict[str, Any], str, str]], args: argparse.Namespace) -> dict[str, Any]:
+    """Store the chain in the database at args.database_url (or a temporary SQLite file) and time verifying it."""
     import sqlalchemy as sa
     from flask_migrate import upgrade
 
@@ -226,7 +253,7 @@ def _measure_database(events: list[tuple[dict[str, Any], str, str]], args: argpa
 
             recheck = audit_chain.recheck_copies(session)
             fetched = list(audit_chain.stream_rows(session))
-            assert all(row[3] == row[4] for row in fetched), "the rebuilt copies differ from the bodies"
+            assert all(row[4] for row in fetched), "the rebuilt copies differ from the bodies"
 
             def walk_fetched() -> None:
                 result = audit_chain.walk(fetched, recheck=recheck)
@@ -237,8 +264,14 @@ def _measure_database(events: list[tuple[dict[str, Any], str, str]], args: argpa
                 assert result.ok and result.count == n, result
                 session.rollback()
 
+            def read_only() -> None:
+                for _row in audit_chain.stream_rows(session):
+                    pass
+                session.rollback()
+
             t_floor = _median_seconds(floor, args.repeat, "floor")
             t_walk = _median_seconds(walk_fetched, args.repeat, "walk")
+            t_read = _median_seconds(read_only, args.repeat, "read")
             t_stream = _median_seconds(walk_streamed, args.repeat, "stream")
             start = time.perf_counter()
             report = audit_chain.verify_chain(session)
@@ -251,11 +284,13 @@ def _measure_database(events: list[tuple[dict[str, Any], str, str]], args: argpa
     print(f"stored chain ({backend}):  {n:,} events ({size / n:.0f} bytes hashed per event on average)")
     print(f"hashlib floor (stored): {t_floor * 1e3:8.1f} ms  {t_floor / n * 1e6:6.2f} µs/event")
     print(f"walk, rows fetched:     {t_walk * 1e3:8.1f} ms  {t_walk / n * 1e6:6.2f} µs/event  "
-          f"{t_walk / t_floor:.2f}x (hash body + links + copies)")
+          f"{t_walk / t_floor:.2f}x (hash body + links + copy flags)")
+    print(f"reading alone:          {t_read * 1e3:8.1f} ms  {t_read / n * 1e6:6.2f} µs/event  "
+          f"{t_read / t_floor:.2f}x (stream_rows: the database rebuilds the copies, the driver makes the rows)")
     print(f"walk, streaming:        {t_stream * 1e3:8.1f} ms  {t_stream / n * 1e6:6.2f} µs/event  "
-          f"{t_stream / t_floor:.2f}x (fetch included)")
-    print(f"verify_chain (CLI):     {t_cli * 1e3:8.1f} ms  (one run, with head and checkpoint checks)")
-    return {"backend": backend, "floor": t_floor, "walk": t_walk, "stream": t_stream,
+          f"{t_stream / t_floor:.2f}x (end to end, as `flask audit verify`)")
+    print(f"verify_chain (CLI):     {t_cli * 1e3:8.1f} ms  {t_cli / t_floor:.2f}x (one run, with head and checkpoint checks)")
+    return {"backend": backend, "floor": t_floor, "walk": t_walk, "stream": t_stream, "read_ratio": t_read / t_floor,
             "ratio": t_walk / t_floor, "stream_ratio": t_stream / t_floor}
 
 

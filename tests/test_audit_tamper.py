@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from lianduinspect.db import db
+from lianduinspect.services import audit_chain
 
 from .services.test_audit_chain import record_events
 
@@ -224,3 +225,18 @@ def test_verify_reads_an_unreadable_checkpoint_file_as_an_error(runner, events, 
     bad.write_text('{"format": "something else"}')
     result = _verify(runner, "--checkpoint", str(bad))
     assert result.exit_code != 0 and "not a" in result.output
+
+
+def test_gap_wider_than_a_page_is_named_from_its_first_missing_event(app, events):
+    with unguarded() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_events WHERE seq BETWEEN 6 AND 19")
+    report = audit_chain.verify_chain(db.session, batch=4)
+    assert (report.ok, report.broken_seq, report.reason) == (False, 6, "seq_gap")
+    assert report.detail == "event 6..19 missing: next stored is 20"
+
+
+def test_head_row_claiming_far_more_events_is_answered_without_reading_the_void(app, events):
+    with unguarded() as conn:
+        conn.exec_driver_sql("UPDATE audit_head SET seq = 1000000000000 WHERE id = 1")
+    report = audit_chain.verify_chain(db.session, batch=4)
+    assert (report.ok, report.count, report.broken_seq, report.reason) == (False, 30, 31, "seq_gap")

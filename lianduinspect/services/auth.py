@@ -96,11 +96,13 @@ def resolve(session, token: str | None, *, now: datetime) -> tuple[AuthSession, 
     """Return the live session and its active user for a cookie token, or None."""
     if not token or len(token) > 200:
         return None
-    auth_session = session.get(AuthSession, token_key(token))
-    if auth_session is None or auth_session.revoked_at is not None or auth_session.expires_at <= now:
+    # One query for both (every request passes here; the user's roles follow in a second).
+    row = session.execute(select(AuthSession, User).join(User, User.id == AuthSession.user_id)
+                          .where(AuthSession.id == token_key(token))).first()
+    if row is None:
         return None
-    user = session.get(User, auth_session.user_id)
-    if user is None or not user.active:
+    auth_session, user = row
+    if auth_session.revoked_at is not None or auth_session.expires_at <= now or not user.active:
         return None
     return auth_session, user
 

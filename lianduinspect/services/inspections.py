@@ -5,8 +5,9 @@ answered with the stored record; the same UUID with a different body is a confli
 and never written over; a reviewed revision is locked and corrected by a new revision.
 
 A batch of records is one `_Ingest`: its reads are made once for the whole batch and kept current
-as records are written, and the rows are written with executemany (per-object ORM inserts cost
-about twenty times the floor on a 10,000-record sync; see bench/sync_ingest.py).
+as records are written, and the rows are written with one statement per table through
+`db.insert_rows` (per-object ORM inserts cost about twenty times the floor on a 10,000-record sync,
+SQLAlchemy's executemany about twice what the driver's does; see bench/sync_ingest.py).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ..db import lock_photo_buckets
+from ..db import insert_rows, lock_photo_buckets
 from ..errors import ApiError, Forbidden, NotFound, ValidationFailed
 from ..models import (ChecklistItem, Evidence, Inspection, InspectionConflict, InspectionInspector,
                       InspectionPhoto, ItemResult, Rectification, Round, RoundMember, User, Visit, VisitRound)
@@ -37,6 +38,9 @@ _RESULTS = ItemResult.__table__
 _PHOTOS = InspectionPhoto.__table__
 _INSPECTORS = InspectionInspector.__table__
 _VISITS = Visit.__table__
+_INSPECTION_COLUMNS = ("uuid", "visit_id", "revision", "supersedes_id", "status", "submitted_by_id", "started_at",
+                       "finished_at", "lat", "lon", "accuracy_m", "outcome", "notes", "late_reason", "signature_sha256",
+                       "body_digest", "wire_digest", "evidence_complete", "flags", "received_at")
 _CHUNK = 500  # ids per IN (...) list
 
 
@@ -94,6 +98,7 @@ class _Pending:
     visit: _Visit
     previous: _Stored | None
     visit_status: str  # before this record
+    photos: list  # capture.expected_photos(values)
 
 
 @dataclass
@@ -113,14 +118,49 @@ class Submission:
         return self.stored.id if self.stored else None
 
 
-_STORED_COLUMNS = (Inspection.id, Inspection.uuid, Inspection.visit_id, Inspection.revision, Inspection.status,
-                   Inspection.outcome, Inspection.body_digest, Inspection.wire_digest, Inspection.supersedes_id,
-                   Round.squad_id, Inspection.evidence_complete, Inspection.received_at)
+def _run(session, statement, params: dict):
+    """Execute a Core statement on the session's connection (its transaction), past the ORM layer."""
+    return session.connection().execute(statement, params)
 
 
-def _stored_select():
-    return (select(*_STORED_COLUMNS).join(Visit, Visit.id == Inspection.visit_id)
-            .join(Round, Round.id == Visit.round_id))
+def _among(column, name: str = "ids"):
+    """`column IN (...)` over a list given at execution (the statement is built and cached once)."""
+    return column.in_(bindparam(name, expanding=True))
+
+
+# The batch's reads, as Core statements built once: building, caching and ORM-compiling a select
+# per query cost a sync batch more than running them (measured with bench/sync_ingest.py).
+_ROUNDS_T, _MEMBERS, _SERVED_T = Round.__table__, RoundMember.__table__, VisitRound.__table__
+_ITEMS_T, _USERS, _EVIDENCE = ChecklistItem.__table__, User.__table__, Evidence.__table__
+_STORED_SELECT = (select(_INSPECTIONS.c.id, _INSPECTIONS.c.uuid, _INSPECTIONS.c.visit_id, _INSPECTIONS.c.revision,
+                         _INSPECTIONS.c.status, _INSPECTIONS.c.outcome, _INSPECTIONS.c.body_digest,
+                         _INSPECTIONS.c.wire_digest, _INSPECTIONS.c.supersedes_id, _ROUNDS_T.c.squad_id,
+                         _INSPECTIONS.c.evidence_complete, _INSPECTIONS.c.received_at)
+                  .join(_VISITS, _VISITS.c.id == _INSPECTIONS.c.visit_id)
+                  .join(_ROUNDS_T, _ROUNDS_T.c.id == _VISITS.c.round_id))
+_STORED_BY_UUID = _STORED_SELECT.where(_among(_INSPECTIONS.c.uuid))
+_STORED_BY_VISIT = (_STORED_SELECT.where(_among(_INSPECTIONS.c.visit_id))
+                    .order_by(_INSPECTIONS.c.visit_id, _INSPECTIONS.c.revision))
+# Lock the visits (PostgreSQL; SQLite holds its write lock already) so that two hosts deciding
+# about one visit take turns, and the revisions read after are current.
+_VISITS_LOCKED = (select(_VISITS.c.id, _VISITS.c.status, _VISITS.c.target_id, _ROUNDS_T.c.squad_id, _VISITS.c.round_id)
+                  .join(_ROUNDS_T, _ROUNDS_T.c.id == _VISITS.c.round_id).where(_among(_VISITS.c.id))
+                  .order_by(_VISITS.c.id).with_for_update(of=_VISITS))
+_SERVED = select(_SERVED_T.c.visit_id, _SERVED_T.c.round_id).where(_among(_SERVED_T.c.visit_id))
+_ROUNDS = (select(_ROUNDS_T.c.id, _ROUNDS_T.c.status, _ROUNDS_T.c.squad_id, _ROUNDS_T.c.scene_version_id)
+           .where(_among(_ROUNDS_T.c.id)))
+_MINE = select(_MEMBERS.c.round_id).where(_MEMBERS.c.user_id == bindparam("user_id"), _among(_MEMBERS.c.round_id))
+_ITEMS = (select(_ITEMS_T.c.id, _ITEMS_T.c.scene_version_id, _ITEMS_T.c.severity, _ITEMS_T.c.photo_required_on_fail)
+          .where(_among(_ITEMS_T.c.scene_version_id))
+          .order_by(_ITEMS_T.c.scene_version_id, _ITEMS_T.c.position))
+_OFFICERS = select(_USERS.c.id, _USERS.c.active, _USERS.c.certificate_no, _USERS.c.full_name).where(_among(_USERS.c.id))
+_PRESENT = select(_EVIDENCE.c.sha256).where(_among(_EVIDENCE.c.sha256))
+_IDS_BY_UUID = select(_INSPECTIONS.c.uuid, _INSPECTIONS.c.id).where(_among(_INSPECTIONS.c.uuid))
+_UUIDS_BY_ID = select(_INSPECTIONS.c.id, _INSPECTIONS.c.uuid).where(_among(_INSPECTIONS.c.id))
+_SUPERSEDE = update(_INSPECTIONS).where(_among(_INSPECTIONS.c.id)).values(status="superseded")
+_INSPECTED = update(_VISITS).where(_among(_VISITS.c.id)).values(status="inspected", updated_at=bindparam("now"))
+_PHOTOS_OF = (select(_PHOTOS.c.inspection_id, _PHOTOS.c.sha256).where(_among(_PHOTOS.c.inspection_id))
+              .order_by(_PHOTOS.c.id))
 
 
 class _Ingest:
@@ -137,6 +177,7 @@ class _Ingest:
         self.queue: list[_Pending] = []
         self.immediate = False  # write each record as it is decided (one-record use cases)
         self.redone: dict[str, Submission | ApiError] = {}  # records decided again after a lost race
+        self.written: list[_Pending] = []  # the records this batch stored
 
     # ---- reads, once per batch ----------------------------------------------------------------
 
@@ -144,7 +185,7 @@ class _Ingest:
         """Read the stored revisions with these UUIDs."""
         wanted = [u for u in set(uuids) if u not in self.by_uuid]
         for chunk in _chunks(wanted):
-            for row in self.session.execute(_stored_select().where(Inspection.uuid.in_(chunk))):
+            for row in _run(self.session, _STORED_BY_UUID, {"ids": chunk}):
                 self.by_uuid[row.uuid] = _Stored(*row)
 
     def prepare(self, bodies: list[dict]) -> None:
@@ -155,50 +196,38 @@ class _Ingest:
             self._load_visits(visit_ids)
         officer_ids = {i for b in bodies for i in b["inspector_ids"]} - set(self.officers)
         for chunk in _chunks(officer_ids):
-            for row in session.execute(select(User.id, User.active, User.certificate_no, User.full_name)
-                                       .where(User.id.in_(chunk))):
+            for row in _run(session, _OFFICERS, {"ids": chunk}):
                 self.officers[row.id] = (capture.Officer(row.id, row.active, row.certificate_no), row.full_name)
         shas = {sha for b in bodies for sha, _item, _photo in capture.expected_photos(b)} - self.present
         lock_photo_buckets(session, shas)  # a photo committing right now is seen, or waits for us
         for chunk in _chunks(shas):
-            self.present.update(session.scalars(select(Evidence.sha256).where(Evidence.sha256.in_(chunk))))
+            self.present.update(_run(session, _PRESENT, {"ids": chunk}).scalars())
 
     def _load_visits(self, visit_ids: list[int]) -> None:
         session = self.session
         for vid in visit_ids:
             self.visits[vid] = None
         for chunk in _chunks(visit_ids):
-            # Lock the visits (PostgreSQL; SQLite holds its write lock already) so that two hosts
-            # deciding about one visit take turns, and the revisions read below are current.
-            stmt = (select(Visit.id, Visit.status, Visit.target_id, Round.squad_id, Visit.round_id)
-                    .join(Round, Round.id == Visit.round_id).where(Visit.id.in_(chunk)).order_by(Visit.id)
-                    .with_for_update(of=Visit))
-            for row in session.execute(stmt):
+            for row in _run(session, _VISITS_LOCKED, {"ids": chunk}):
                 self.visits[row.id] = _Visit(row.id, row.status, row.target_id, row.squad_id, row.round_id)
         found = [vid for vid in visit_ids if self.visits[vid] is not None]
         if not found:
             return
         served: dict[int, set[int]] = {vid: {self.visits[vid].planner_id} for vid in found}
         for chunk in _chunks(found):
-            for vid, rid in session.execute(select(VisitRound.visit_id, VisitRound.round_id)
-                                            .where(VisitRound.visit_id.in_(chunk))):
+            for vid, rid in _run(session, _SERVED, {"ids": chunk}):
                 served[vid].add(rid)
         round_ids = sorted({rid for rids in served.values() for rid in rids})
         rounds: dict[int, _Round] = {}
         mine: set[int] = set()
         for chunk in _chunks(round_ids):
-            for row in session.execute(select(Round.id, Round.status, Round.squad_id, Round.scene_version_id)
-                                       .where(Round.id.in_(chunk))):
+            for row in _run(session, _ROUNDS, {"ids": chunk}):
                 rounds[row.id] = _Round(*row)
-            mine.update(session.scalars(select(RoundMember.round_id).where(
-                RoundMember.user_id == getattr(self.actor, "id", None), RoundMember.round_id.in_(chunk))))
+            mine.update(_run(session, _MINE, {"ids": chunk, "user_id": getattr(self.actor, "id", None)}).scalars())
         version_ids = sorted({r.scene_version_id for r in rounds.values()})
         items: dict[int, list[capture.Item]] = {v: [] for v in version_ids}
         for chunk in _chunks(version_ids):
-            for row in session.execute(select(ChecklistItem.id, ChecklistItem.scene_version_id, ChecklistItem.severity,
-                                              ChecklistItem.photo_required_on_fail)
-                                       .where(ChecklistItem.scene_version_id.in_(chunk))
-                                       .order_by(ChecklistItem.scene_version_id, ChecklistItem.position)):
+            for row in _run(session, _ITEMS, {"ids": chunk}):
                 items[row.scene_version_id].append(capture.Item(row.id, row.severity, row.photo_required_on_fail))
         for vid in found:
             visit = self.visits[vid]
@@ -209,9 +238,7 @@ class _Ingest:
                 for item in items[version_id]:
                     visit.checklist.setdefault(item.id, item)
         for chunk in _chunks(found):
-            rows = self.session.execute(_stored_select().where(Inspection.visit_id.in_(chunk))
-                                        .order_by(Inspection.visit_id, Inspection.revision))
-            for row in rows:
+            for row in _run(session, _STORED_BY_VISIT, {"ids": chunk}):
                 stored = self.by_uuid.setdefault(row.uuid, _Stored(*row))
                 self.visits[row.visit_id].revisions.append(stored)
 
@@ -279,7 +306,10 @@ class _Ingest:
                 events = self._write(queue)
         except IntegrityError:
             self.queue = []
+            for pending in queue:
+                pending.stored.id = None  # rolled back: those ids were never stored
             raise
+        self.written.extend(queue)
         # Only once the savepoint is released does the audit queue grow.
         for action, subject_type, subject_id, data in events:
             audit.record(self.session, self.actor, action, subject_type, subject_id, data, now=self.now)
@@ -336,11 +366,12 @@ class _Ingest:
             if previous.id is None:  # that record lost a race and was decided otherwise
                 return self.submit(inspection_uuid, values)
         revision = previous.revision + 1 if previous is not None else 1
-        complete = all(sha in self.present for sha, _item, _photo in capture.expected_photos(values))
+        photos = capture.expected_photos(values)
+        complete = all(sha in self.present for sha, _item, _photo in photos)
         stored = _Stored(None, inspection_uuid, visit.id, revision, "submitted", values["outcome"], digest,
                          values.get("wire_digest"), previous.id if previous is not None else None, visit.squad_id,
                          complete, self.now)
-        self.queue.append(_Pending(stored, values, visit, previous, visit.status))
+        self.queue.append(_Pending(stored, values, visit, previous, visit.status, photos))
         # The batch's view changes now, so later records of the same batch are decided against it.
         self.by_uuid[inspection_uuid] = stored
         if previous is not None:
@@ -378,61 +409,55 @@ class _Ingest:
     # ---- writes -------------------------------------------------------------------------------
 
     def _write(self, queue: list["_Pending"]) -> list[tuple]:
-        """Insert the queued records with one executemany per table; return their audit events."""
-        session, now = self.session, self.now
+        """Insert the queued records with one statement (or executemany) per table; return their audit events."""
+        session, now, actor_id = self.session, self.now, self.actor.id
         rows = []
         for p in queue:
             v, location = p.values, p.values.get("location") or {}
-            rows.append({"uuid": p.stored.uuid, "visit_id": p.visit.id, "revision": p.stored.revision,
-                         "supersedes_id": p.stored.supersedes_id, "status": "submitted",
-                         "submitted_by_id": self.actor.id, "started_at": v["started_at"],
-                         "finished_at": v["finished_at"], "lat": location.get("lat"), "lon": location.get("lon"),
-                         "accuracy_m": location.get("accuracy_m"), "outcome": v["outcome"], "notes": v.get("notes"),
-                         "late_reason": v.get("late_reason"), "signature_sha256": v.get("signature_sha256"),
-                         "body_digest": p.stored.body_digest, "wire_digest": p.stored.wire_digest,
-                         "evidence_complete": p.stored.evidence_complete, "received_at": now,
-                         # A record without photos has its final flags now; one with photos gets
-                         # them once they are all present (flag_complete below, or the upload).
-                         "flags": (authenticity.record_only_flags(v["finished_at"], now, v.get("late_reason"))
-                                   if not capture.expected_photos(v) else None)})
-        # executemany, then read the ids back by uuid: RETURNING with parameter order makes SQLAlchemy
-        # insert row by row on SQLite (measured: most of a batch's time).
-        session.execute(insert(_INSPECTIONS), rows)
-        by_uuid = dict(session.execute(select(_INSPECTIONS.c.uuid, _INSPECTIONS.c.id)
-                                       .where(_INSPECTIONS.c.uuid.in_([r["uuid"] for r in rows]))).all())
-        ids = [by_uuid[r["uuid"]] for r in rows]
+            # A record without photos has its final flags now; one with photos gets them once they
+            # are all present (flag_complete below, or the upload).
+            flags = (authenticity.record_only_flags(v["finished_at"], now, v.get("late_reason"))
+                     if not p.photos else None)
+            rows.append((p.stored.uuid, p.visit.id, p.stored.revision, p.stored.supersedes_id, "submitted", actor_id,
+                         v["started_at"], v["finished_at"], location.get("lat"), location.get("lon"),
+                         location.get("accuracy_m"), v["outcome"], v.get("notes"), v.get("late_reason"),
+                         v.get("signature_sha256"), p.stored.body_digest, p.stored.wire_digest,
+                         p.stored.evidence_complete, flags, now))
+        # Then read the ids back by uuid: RETURNING with parameter order makes SQLAlchemy insert row
+        # by row on SQLite (measured: most of a batch's time).
+        insert_rows(session, _INSPECTIONS, _INSPECTION_COLUMNS, rows)
+        by_uuid = dict(_run(session, _IDS_BY_UUID, {"ids": [r[0] for r in rows]}).all())
         results, inspectors, photos, superseded, visits, events = [], [], [], [], [], []
-        for p, new_id in zip(queue, ids):
-            p.stored.id = new_id
-            by_item = {r["item_id"]: r for r in p.values["results"]}
-            results.extend({"inspection_id": new_id, "item_id": item_id, "result": by_item[item_id]["result"],
-                            "note": by_item[item_id].get("note")} for item_id in p.visit.checklist)
-            inspectors.extend({"inspection_id": new_id, "user_id": uid} for uid in sorted(p.values["inspector_ids"]))
-            photos.extend({"inspection_id": new_id, "sha256": sha, "item_id": item_id,
-                           "captured_at": ph.get("captured_at"), "lat": ph.get("lat"), "lon": ph.get("lon"),
-                           "accuracy_m": ph.get("accuracy_m")}
-                          for sha, item_id, ph in capture.expected_photos(p.values))
+        for p in queue:
+            new_id = p.stored.id = by_uuid[p.stored.uuid]
+            values = p.values
+            by_item = {r["item_id"]: r for r in values["results"]}
+            for item_id in p.visit.checklist:
+                result = by_item[item_id]
+                results.append((new_id, item_id, result["result"], result.get("note")))
+            inspectors.extend((new_id, uid) for uid in sorted(values["inspector_ids"]))
+            photos.extend((new_id, sha, item_id, ph.get("captured_at"), ph.get("lat"), ph.get("lon"),
+                           ph.get("accuracy_m")) for sha, item_id, ph in p.photos)
             if p.previous is not None:
-                superseded.append({"b_id": p.previous.id})
+                superseded.append(p.previous.id)
             if p.visit_status != "inspected":
-                visits.append({"b_id": p.visit.id})
+                visits.append(p.visit.id)
             counts = {"pass": 0, "fail": 0, "na": 0}
-            for result in p.values["results"]:
+            for result in values["results"]:
                 counts[result["result"]] += 1
             events.append(("inspection.submit", "inspection", p.stored.uuid, {
-                "visit_id": p.visit.id, "revision": p.stored.revision, "outcome": p.values["outcome"],
-                "inspectors": sorted(p.values["inspector_ids"]), "items": counts, "body_digest": p.stored.body_digest,
+                "visit_id": p.visit.id, "revision": p.stored.revision, "outcome": values["outcome"],
+                "inspectors": sorted(values["inspector_ids"]), "items": counts, "body_digest": p.stored.body_digest,
                 "supersedes": p.previous.uuid if p.previous is not None else None}))
-        session.execute(insert(_RESULTS), results)
-        session.execute(insert(_INSPECTORS), inspectors)
-        if photos:
-            session.execute(insert(_PHOTOS), photos)
+        insert_rows(session, _RESULTS, ("inspection_id", "item_id", "result", "note"), results)
+        insert_rows(session, _INSPECTORS, ("inspection_id", "user_id"), inspectors)
+        insert_rows(session, _PHOTOS, ("inspection_id", "sha256", "item_id", "captured_at", "lat", "lon", "accuracy_m"),
+                    photos)
+        # One statement each (an executemany is one UPDATE per row on PostgreSQL).
         if superseded:
-            session.execute(update(_INSPECTIONS).where(_INSPECTIONS.c.id == bindparam("b_id"))
-                            .values(status="superseded"), superseded)
+            _run(session, _SUPERSEDE, {"ids": superseded})
         if visits:
-            session.execute(update(_VISITS).where(_VISITS.c.id == bindparam("b_id"))
-                            .values(status="inspected", updated_at=now), visits)
+            _run(session, _INSPECTED, {"ids": visits, "now": now})
         events.extend(self._open_rectifications([p for p in queue if p.values["outcome"] == "rectify"]))
         return events
 
@@ -598,29 +623,30 @@ def sync(session, actor, entries: list, *, now: datetime, schema: InspectionInSc
 
 def _receipts(session, ingest: _Ingest, stored: list[_Stored]) -> dict[int, dict]:
     """Describe stored revisions briefly, JSON-ready: identity, state, and the photos still to upload."""
-    ids = sorted({s.id for s in stored})
-    expected: dict[int, list[str]] = {i: [] for i in ids}
+    # The photos of the records this batch wrote are known; only those stored before are read.
+    expected: dict[int, list[str]] = {p.stored.id: [sha for sha, _item, _photo in p.photos] for p in ingest.written}
+    unread = sorted({s.id for s in stored} - expected.keys())
+    expected.update((i, []) for i in unread)
     supersedes = {s.supersedes_id for s in stored if s.supersedes_id}
     uuids = {s.id: s.uuid for s in ingest.by_uuid.values()}
-    for chunk in _chunks(ids):
-        for iid, sha in session.execute(select(InspectionPhoto.inspection_id, InspectionPhoto.sha256)
-                                        .where(InspectionPhoto.inspection_id.in_(chunk))
-                                        .order_by(InspectionPhoto.id)):
+    for chunk in _chunks(unread):
+        for iid, sha in _run(session, _PHOTOS_OF, {"ids": chunk}):
             expected[iid].append(sha)
     missing_uuids = [i for i in supersedes if i not in uuids]
     for chunk in _chunks(missing_uuids):
-        uuids.update(session.execute(select(Inspection.id, Inspection.uuid).where(Inspection.id.in_(chunk))).all())
-    unknown = {sha for shas in expected.values() for sha in shas} - ingest.present
+        uuids.update(_run(session, _UUIDS_BY_ID, {"ids": chunk}).all())
+    present = ingest.present
+    unknown = {sha for s in stored for sha in expected[s.id]} - present
     for chunk in _chunks(unknown):
-        ingest.present.update(session.scalars(select(Evidence.sha256).where(Evidence.sha256.in_(chunk))))
+        present.update(_run(session, _PRESENT, {"ids": chunk}).scalars())
     out = {}
     for s in stored:
         shas = expected[s.id]
-        present = [sha for sha in shas if sha in ingest.present]
-        missing = [sha for sha in shas if sha not in ingest.present]
+        missing = [sha for sha in shas if sha not in present]
         out[s.id] = {"id": s.id, "uuid": s.uuid, "visit_id": s.visit_id, "revision": s.revision,
                      "supersedes": uuids.get(s.supersedes_id), "status": s.status, "outcome": s.outcome,
-                     "evidence": {"expected": shas, "present": present, "missing": missing},
+                     "evidence": {"expected": shas, "present": [sha for sha in shas if sha in present],
+                                  "missing": missing},
                      "evidence_complete": not missing, "received_at": s.received_at.isoformat()}
     return out
 

@@ -44,9 +44,10 @@ def test_each_body_is_the_canonical_content_its_hash_covers(session, now):
 def test_stored_rows_verify_as_the_pure_rules_do(session, now):
     record_events(12, now)
     rows = list(audit_chain.stream_rows(session, batch=5))
-    assert all(body == copy for _seq, _prev, _hash, body, copy in rows)  # the database rebuilds each body
+    assert all(agree for *_row, agree in rows)  # the database rebuilds each body from its copy columns
+    assert [type(body) for _seq, _prev, _hash, body, _agree in rows] == [bytes] * 12
     walked = audit_chain.walk(rows)
-    pure = chain.verify((json.loads(body), prev, digest) for _seq, prev, digest, body, _copy in rows)
+    pure = chain.verify((json.loads(body), prev, digest) for _seq, prev, digest, body, _agree in rows)
     assert walked.ok and pure.ok and (walked.count, walked.head_hash) == (pure.count, pure.head_hash) == (12, rows[-1][2])
 
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
 
-from lianduinspect.db import transaction
+from lianduinspect.db import insert_rows, transaction
 from lianduinspect.errors import ApiError
 from lianduinspect.models import (AuditEvent, Evidence, Inspection, InspectionConflict, ItemResult, Rectification,
                                   Visit)
@@ -252,3 +252,70 @@ def test_unique_constraints_arbitrate_a_lost_race(session, world, visit, now, sa
     assert outcome.status == expected
     assert _count(session, Inspection) == 1
     assert _count(session, ItemResult) == len(checklist(visit))
+
+
+def test_rows_written_in_bulk_are_stored_as_sqlalchemy_stores_them(session, world, visit, now):
+    """The sync path's driver-level inserts keep the column types' conversions: UTC times, JSON null, booleans."""
+    cst = timezone(timedelta(hours=8))
+    base = {"visit_id": visit.id, "supersedes_id": None, "status": "submitted", "submitted_by_id": world.inspector.id,
+            "started_at": (now - timedelta(hours=1)).astimezone(cst), "finished_at": now.astimezone(cst),
+            "lat": 28.45, "lon": None, "accuracy_m": 8, "outcome": "pass", "notes": "现场检查，经营正常",
+            "late_reason": None, "signature_sha256": None, "body_digest": "a" * 64, "wire_digest": None,
+            "received_at": now}
+    cases = [{"flags": None, "evidence_complete": True}, {"flags": ["late_entry"], "evidence_complete": False}]
+    event = {"at": now.astimezone(cst), "actor_id": None, "action": "inspection.submit", "subject_type": "inspection",
+             "subject_id": "x", "data": {"note": "后厨", "n": 1.5, "none": None}, "prev_hash": "0" * 64, "body": b"{}"}
+    with transaction() as s:
+        for n, case in enumerate(cases):
+            row = {**base, **case}
+            s.execute(insert(Inspection.__table__), [{**row, "uuid": f"core-{n}", "revision": 2 * n + 1}])
+            insert_rows(s, Inspection.__table__, ("uuid", "revision", *row), [(f"bulk-{n}", 2 * n + 2, *row.values())])
+        s.execute(insert(AuditEvent.__table__), [{**event, "seq": 1001, "hash": "c" * 64}])
+        insert_rows(s, AuditEvent.__table__, ("seq", "hash", *event), [(1002, "b" * 64, *event.values())])
+
+    def stored(sql, **params):
+        return tuple(session.execute(text(sql), params).one())
+
+    columns = ", ".join(f"CAST({c} AS TEXT)" for c in (*base, "evidence_complete", "flags"))
+    for n in range(len(cases)):
+        core = stored(f"SELECT {columns}, flags IS NULL FROM inspections WHERE uuid = :u", u=f"core-{n}")
+        assert stored(f"SELECT {columns}, flags IS NULL FROM inspections WHERE uuid = :u", u=f"bulk-{n}") == core
+    columns = "CAST(at AS TEXT), actor_id, action, subject_type, subject_id, CAST(data AS TEXT), prev_hash, body"
+    core = stored(f"SELECT {columns} FROM audit_events WHERE seq = 1001")
+    assert stored(f"SELECT {columns} FROM audit_events WHERE seq = 1002") == core
+
+
+def test_sqlite_writer_queues_for_the_write_lock_then_gives_up_after_the_busy_timeout(app, session, monkeypatch):
+    """A write transaction waits for another writer's lock by polling, and fails only after SQLITE_BUSY_MS."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL writers do not share one lock")
+    import sqlite3
+    import threading
+    import time
+
+    from lianduinspect import db as db_module
+
+    path = session.get_bind().url.database
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.2, lambda: other.execute("ROLLBACK"))
+    release.start()
+    started = time.monotonic()
+    with transaction() as s:
+        s.execute(text("SELECT 1"))
+    assert 0.15 < time.monotonic() - started < 2  # waited for the lock, took it soon after it was free
+    release.join()
+
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_MS", 300)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(Exception, match="locked"):
+            with transaction() as s:
+                s.execute(text("SELECT 1"))
+        assert 0.25 < time.monotonic() - started < 2
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with transaction() as s:  # the connection's own busy_timeout is back for its other statements
+        assert s.execute(text("PRAGMA busy_timeout")).scalar() == db_module.SQLITE_BUSY_MS
