@@ -82,6 +82,7 @@ POLICY: dict[str, object] = {
     "api.rectifications_list": ANY,  # inspectors and leaders: their squad's; supervisors, admins: all
     "api.rectifications_update": LEADERS,  # the squad's leader (404 across squads), admins
     "api.rectifications_close": frozenset({"inspector", "leader", "admin"}),  # the squad's team, admins
+    "api.evaluations_comments": REVIEWERS,  # single evaluations: never to the evaluated squad
     "api.evaluations_summary": OVERSIGHT,  # leaders: aggregates of five or more of their squad's
     "api.public_visit": PUBLIC,
     "api.public_evaluate": PUBLIC,

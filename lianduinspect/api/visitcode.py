@@ -6,9 +6,10 @@ from flask import Blueprint, current_app, request, send_from_directory
 from ..auth import current_user, now
 from ..db import db, transaction
 from ..errors import ApiError
-from ..schemas.visitcode import EvaluationReceipt, EvaluationSummary, PublicEvaluationBody, PublicVisit
+from ..schemas.visitcode import (EvaluationComment, EvaluationCommentsQuery, EvaluationReceipt, EvaluationSummary,
+                                 PublicEvaluationBody, PublicVisit)
 from ..services import visitcode
-from . import bp, doc, json_body
+from . import bp, doc, json_body, page, query_args
 
 # The page the code's QR points at: /v/<code>, outside /api/v1 (registered in create_app).
 page_bp = Blueprint("visitpage", __name__)
@@ -47,6 +48,14 @@ def public_evaluate(code):
      response=EvaluationSummary, tag="visit code")
 def evaluations_summary():
     return EvaluationSummary().dump(visitcode.summary(db.session, current_user(), now=now()))
+
+
+@bp.get("/evaluations/comments")
+@doc("Written evaluations with their visit, squad and scenes (supervisors and admins only)",
+     query=EvaluationCommentsQuery, response=EvaluationComment, many=True, tag="visit code")
+def evaluations_comments():
+    rows, cursor = visitcode.comments(db.session, **query_args(EvaluationCommentsQuery()))
+    return page(rows, cursor, EvaluationComment())
 
 
 @page_bp.get("/v/<code>")

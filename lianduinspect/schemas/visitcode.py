@@ -46,3 +46,20 @@ class EvaluationSummary(Schema):
     total = fields.Dict()
     squads = fields.List(fields.Dict())  # all scope: [{squad_id, name, count, average, distribution}]
     departments = fields.List(fields.Dict())  # all scope: [{code, name, count, average, distribution}]
+
+
+class EvaluationCommentsQuery(Schema):
+    squad_id = fields.Integer(load_default=None)
+    cursor = fields.String(load_default=None, validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class EvaluationComment(Schema):
+    id = fields.Integer()
+    rating = fields.Integer()
+    comment = fields.String()
+    created_on = fields.Date()
+    visit_id = fields.Integer()
+    target = fields.Dict()
+    squad = fields.Dict()
+    scenes = fields.List(fields.String())

@@ -24,6 +24,7 @@ from ..errors import ApiError, NotFound
 from ..models import (ChecklistItem, Department, Evaluation, Inspection, PublicRateCounter, PublicRateSalt, Round,
                       Squad, Visit, VisitRound)
 from ..permissions import is_all_seeing
+from .paging import paginate
 from ..rules.periods import BUREAU_TZ, month_key_of, period_bounds
 
 MAX_EVALUATIONS_PER_VISIT = 3  # the owner, a manager and a clerk, say; not a ballot box
@@ -204,4 +205,28 @@ def summary(session, actor, *, now: datetime) -> dict:
     }
 
 
-__all__ = ["MAX_EVALUATIONS_PER_VISIT", "MIN_SHOWN", "accepting", "evaluate", "public_visit", "summary", "throttle"]
+def comments(session, *, squad_id: int | None = None, cursor: str | None = None, limit: int = 50):
+    """Return a page of written evaluations for oversight, newest id last, with the visit's squad and scenes.
+
+    Only supervisors and admins call this: the evaluated squad never sees single evaluations.
+    """
+    stmt = (select(Evaluation).join(Visit, Visit.id == Evaluation.visit_id).join(Round, Round.id == Visit.round_id)
+            .where(Evaluation.comment.is_not(None)))
+    if squad_id is not None:
+        stmt = stmt.where(Round.squad_id == squad_id)
+    rows, next_cursor = paginate(session, stmt, Evaluation.id, cursor, limit)
+    out = []
+    for evaluation in rows:
+        visit = session.get(Visit, evaluation.visit_id)
+        served = _rounds(visit)
+        squad = session.get(Squad, visit.round.squad_id)
+        out.append({"id": evaluation.id, "rating": evaluation.rating, "comment": evaluation.comment,
+                    "created_on": evaluation.created_on, "visit_id": visit.id,
+                    "target": {"id": visit.target.id, "name": visit.target.name},
+                    "squad": {"id": squad.id, "name": squad.name},
+                    "scenes": [r.scene_version.name for r in served]})
+    return out, next_cursor
+
+
+__all__ = ["MAX_EVALUATIONS_PER_VISIT", "MIN_SHOWN", "accepting", "comments", "evaluate", "public_visit", "summary",
+           "throttle"]

@@ -103,6 +103,7 @@ ROUTES = {
     "api.rectifications_close": ("POST", Prepared("/api/v1/rectifications/{r.rectification_id}/close"),
                                  allow("inspector", "leader", "admin")),
     "api.evaluations_summary": ("GET", "/api/v1/evaluations/summary", allow("leader", "supervisor", "admin")),
+    "api.evaluations_comments": ("GET", "/api/v1/evaluations/comments", allow("supervisor", "admin")),
     "api.public_visit": ("GET", Prepared("/api/v1/public/visits/{r.code}"), PUBLIC),
     "api.public_evaluate": ("POST", Prepared("/api/v1/public/visits/{r.code}/evaluations"), PUBLIC),
     "visitpage.show": ("GET", "/v/no-such-code", PUBLIC),

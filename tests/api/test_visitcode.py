@@ -193,3 +193,17 @@ def test_behind_a_proxy_each_forwarded_client_has_its_own_limit(app, visit):
     with proxied.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_supervisors_read_written_evaluations_and_the_evaluated_squad_cannot(client, visit, as_supervisor, as_leader,
+                                                                           world):
+    assert client.post(f"/api/v1/public/visits/{visit['code']}/evaluations",
+                       json={"rating": 2, "comment": "检查人员态度生硬"}).status_code == 201
+    assert client.post(f"/api/v1/public/visits/{visit['code']}/evaluations", json={"rating": 5}).status_code == 201
+    listed = as_supervisor.get("/api/v1/evaluations/comments")
+    assert listed.status_code == 200
+    assert [(c["rating"], c["comment"], c["squad"]["name"]) for c in listed.json["items"]] == [
+        (2, "检查人员态度生硬", "城东中队")]
+    other_squad = as_supervisor.get(f"/api/v1/evaluations/comments?squad_id={world.other_squad.id}")
+    assert other_squad.json["items"] == []
+    assert as_leader.get("/api/v1/evaluations/comments").status_code == 403
