@@ -1,7 +1,7 @@
-"""Pieces several schemas share: list queries with a cursor, and field validators."""
+"""Pieces several schemas share: the credit-code check and a name field."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from ..rules import creditcode
 
@@ -17,11 +17,6 @@ def validate_credit_code(value: str) -> None:
     reason = creditcode.validate(value)
     if reason:
         raise ValidationError(CREDIT_CODE_REASONS.get(reason, reason))
-
-
-class ListQuery(Schema):
-    cursor = fields.String(load_default=None, validate=validate.Length(max=200))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
 Name = lambda **kw: fields.String(validate=validate.Length(min=1, max=kw.pop("max", 64)), **kw)  # noqa: E731

@@ -75,13 +75,8 @@ def _fast_photo(photo):
         return None
     captured = photo.get("captured_at")
     if captured is not None:
-        if type(captured) is not str:
-            return None
-        try:
-            captured = datetime.fromisoformat(captured)
-        except ValueError:
-            return None
-        if captured.tzinfo is None or captured.utcoffset() is None:
+        captured = _fast_time(captured)
+        if captured is None:
             return None
     lat = _fast_number(photo.get("lat"), -90, 90)
     lon = _fast_number(photo.get("lon"), -180, 180)

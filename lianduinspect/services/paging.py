@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import base64
 
-from sqlalchemy import select
-
 from ..errors import ValidationFailed
 
 
@@ -38,4 +36,4 @@ def paginate(session, stmt, id_column, cursor: str | None, limit: int):
     return rows, (encode_cursor(rows[-1].id) if more and rows else None)
 
 
-__all__ = ["paginate", "encode_cursor", "decode_cursor", "select"]
+__all__ = ["paginate", "encode_cursor", "decode_cursor"]
