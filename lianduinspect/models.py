@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Float,
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Computed, Date, DateTime, Float,
                         ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
@@ -478,41 +480,69 @@ class Review(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class CanonicalJSON(TypeDecorator):
-    """A JSON column whose stored text is canonical (sorted keys, no spaces, UTF-8).
+# The audit event's query columns are computed by the database from its hashed ``body`` (SQLite:
+# virtual, read out of the body when queried; PostgreSQL: stored, and refused to any UPDATE), so
+# they cannot disagree with what the chain proves and verification needs to hash the body only.
+# The migration spells the same expressions; ``services.audit_chain`` checks the live schema still
+# computes them before it relies on that. ``at`` is kept as each database stores its times
+# (SQLite: SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff" text, from the body's fixed-width UTC time).
+_SQLITE_BODY = "CAST(body AS TEXT)"
+AUDIT_COPY_SQL = {
+    "sqlite": {
+        "at": f"replace(substr(json_extract({_SQLITE_BODY}, '$.at'), 1, 26), 'T', ' ')",
+        "actor_id": f"json_extract({_SQLITE_BODY}, '$.actor_id')",
+        "action": f"json_extract({_SQLITE_BODY}, '$.action')",
+        "subject_type": f"json_extract({_SQLITE_BODY}, '$.subject_type')",
+        "subject_id": f"json_extract({_SQLITE_BODY}, '$.subject_id')",
+        "data": f"json_extract({_SQLITE_BODY}, '$.data')",
+    },
+    # audit_body(bytea) -> json and audit_body_time(text) -> timestamptz are the migration's
+    # IMMUTABLE wrappers (convert_from and the text-to-timestamptz cast are only STABLE).
+    "postgresql": {
+        "at": "audit_body_time(audit_body(body) ->> 'at')",
+        "actor_id": "(audit_body(body) ->> 'actor_id')::integer",
+        "action": "audit_body(body) ->> 'action'",
+        "subject_type": "audit_body(body) ->> 'subject_type'",
+        "subject_id": "audit_body(body) ->> 'subject_id'",
+        "data": "audit_body(body) -> 'data'",
+    },
+}
 
-    Audit verification compares the stored text with the event's hashed body as plain strings,
-    so the text must be exactly what the chain's canonical encoder writes.
-    """
 
-    impl = JSON
-    cache_ok = True
+class _FromBody(ColumnElement):
+    """An audit query column's expression over ``body``, in the dialect's own SQL (for Computed)."""
 
-    def bind_processor(self, dialect):
-        from .rules.chain import canonical
+    inherit_cache = True
 
-        def process(value):
-            # Handed to the driver as text; PostgreSQL's json type keeps the text verbatim.
-            return None if value is None else canonical(value).decode("utf-8")
+    def __init__(self, column: str):
+        self.column = column
 
-        return process
+
+@compiles(_FromBody)
+def _compile_from_body(element, compiler, **kw):
+    return AUDIT_COPY_SQL[compiler.dialect.name][element.column]
+
+
+def _from_body(column: str) -> Computed:
+    return Computed(_FromBody(column))  # virtual on SQLite, STORED on PostgreSQL
 
 
 class AuditEvent(db.Model):
     """Append-only, hash-chained record of every state change (执法全过程记录).
 
     ``body`` is authoritative: the event's canonical JSON content, the bytes its hash covers after
-    the previous hash. The other columns are copies of it for querying, checked by verification.
+    the previous hash. The other columns are read out of it by the database (AUDIT_COPY_SQL);
+    only seq, prev_hash, hash and body are ever written.
     """
 
     __tablename__ = "audit_events"
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-    actor_id: Mapped[int | None] = mapped_column(Integer)  # no FK: the record outlives accounts
-    action: Mapped[str] = mapped_column(String(48), index=True)
-    subject_type: Mapped[str] = mapped_column(String(32))
-    subject_id: Mapped[str] = mapped_column(String(64))
-    data: Mapped[dict] = mapped_column(CanonicalJSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, _from_body("at"))
+    actor_id: Mapped[int | None] = mapped_column(Integer, _from_body("actor_id"))  # no FK: the record outlives accounts
+    action: Mapped[str] = mapped_column(String(48), _from_body("action"), index=True)
+    subject_type: Mapped[str] = mapped_column(String(32), _from_body("subject_type"))
+    subject_id: Mapped[str] = mapped_column(String(64), _from_body("subject_id"))
+    data: Mapped[dict] = mapped_column(JSON, _from_body("data"))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     body: Mapped[bytes] = mapped_column(LargeBinary)

@@ -11,10 +11,12 @@ import importlib.util
 import json
 import os
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from lianduinspect.db import db
 from lianduinspect.services import audit_chain
@@ -65,11 +67,9 @@ def _rewrite_from(conn, seq: int, change) -> None:
             change(content)
         new_body = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         digest = hashlib.sha256(prev.encode() + b"\n" + new_body).hexdigest()
-        conn.execute(sa.text("UPDATE audit_events SET body = :body, prev_hash = :prev, hash = :hash, "
-                             "action = :action, data = :data WHERE seq = :seq"),
-                     {"body": new_body, "prev": prev, "hash": digest, "action": content["action"],
-                      "data": json.dumps(content["data"], sort_keys=True, separators=(",", ":"), ensure_ascii=False),
-                      "seq": row_seq})
+        # The query columns follow the body: the database computes them from it.
+        conn.execute(sa.text("UPDATE audit_events SET body = :body, prev_hash = :prev, hash = :hash WHERE seq = :seq"),
+                     {"body": new_body, "prev": prev, "hash": digest, "seq": row_seq})
         prev = digest
     conn.execute(sa.text("UPDATE audit_head SET hash = :hash WHERE id = 1"), {"hash": prev})
 
@@ -130,24 +130,102 @@ def test_edited_body_is_found_at_its_exact_seq(runner, events):
     assert "audit chain BROKEN at seq 17: hash_mismatch" in result.output
 
 
-@pytest.mark.parametrize("column,value", [
-    ("action", "'review.approve'"), ("subject_id", "'uuid-99'"), ("actor_id", "42"),
-    ("data", "'{\"n\":99}'"),
-])
-def test_edited_copy_column_is_found_at_its_exact_seq(runner, events, column, value):
-    with unguarded() as conn:
+_COPIES = ("at", "actor_id", "action", "subject_type", "subject_id", "data")
+
+
+def _detach_copies(conn) -> None:
+    """Make the query columns plain columns holding what they held (an attacker with DDL rights)."""
+    if conn.dialect.name == "postgresql":
+        for column in _COPIES:
+            conn.exec_driver_sql(f"ALTER TABLE audit_events ALTER COLUMN {column} DROP EXPRESSION")
+        return
+    conn.exec_driver_sql("CREATE TABLE audit_events_plain (seq INTEGER NOT NULL PRIMARY KEY, at DATETIME, "
+                         "actor_id INTEGER, action VARCHAR(48), subject_type VARCHAR(32), subject_id VARCHAR(64), "
+                         "data JSON, prev_hash VARCHAR(64), hash VARCHAR(64), body BLOB)")
+    conn.exec_driver_sql("INSERT INTO audit_events_plain SELECT seq, at, actor_id, action, subject_type, subject_id, "
+                         "data, prev_hash, hash, body FROM audit_events")
+    conn.exec_driver_sql("DROP TABLE audit_events")
+    conn.exec_driver_sql("ALTER TABLE audit_events_plain RENAME TO audit_events")
+
+
+_EDITS = [("action", "'review.approve'"), ("subject_id", "'uuid-99'"), ("actor_id", "42"), ("data", "'{\"n\":99}'"),
+          ("subject_type", "'review'")]
+
+
+@pytest.mark.parametrize("column,value", _EDITS)
+def test_query_columns_cannot_be_edited_even_without_the_guard(runner, events, column, value):
+    with pytest.raises(sa.exc.DatabaseError):
+        with unguarded() as conn:
+            conn.exec_driver_sql(f"UPDATE audit_events SET {column} = {value} WHERE seq = 9")
+    assert _verify(runner).exit_code == 0
+
+
+@contextmanager
+def detached_copies():
+    """Yield (connection, session) in one transaction where the guard is lifted and the query
+    columns are plain ones; roll all of it back (the schema change too) afterwards."""
+    with db.engine.connect() as conn:
+        outer = conn.begin()
+        try:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("DROP TRIGGER audit_events_no_update")
+            else:
+                conn.exec_driver_sql("ALTER TABLE audit_events DISABLE TRIGGER USER")
+            _detach_copies(conn)
+            with Session(bind=conn) as session:
+                yield conn, session
+        finally:
+            outer.rollback()
+
+
+def test_query_columns_detached_from_the_body_but_unchanged_still_verify(app, events):
+    with detached_copies() as (_conn, session):
+        report = audit_chain.verify_chain(session)
+    assert report.ok, report.summary()
+    assert any("no longer computed from the body" in note for note in report.notes)
+    assert audit_chain.uncomputed_copies(db.session) == []  # rolled back
+
+
+@pytest.mark.parametrize("column,value", _EDITS)
+def test_detached_and_edited_query_column_is_found_at_its_exact_seq(app, events, column, value):
+    with detached_copies() as (conn, session):
         conn.exec_driver_sql(f"UPDATE audit_events SET {column} = {value} WHERE seq = 9")
-    result = _verify(runner)
-    assert result.exit_code == 1
-    assert f"audit chain BROKEN at seq 9: copy_mismatch — event 9's {column} column" in result.output
+        report = audit_chain.verify_chain(session)
+    assert f"audit chain BROKEN at seq 9: copy_mismatch — event 9's {column} column" in report.summary()
 
 
-def test_edited_time_copy_is_found_at_its_exact_seq(app, runner, events):
+def test_detached_and_edited_time_is_found_at_its_exact_seq(app, events):
+    with detached_copies() as (conn, session):
+        conn.execute(sa.text("UPDATE audit_events SET at = :at WHERE seq = 4"),
+                     {"at": datetime(2020, 1, 1, tzinfo=timezone.utc)})
+        report = audit_chain.verify_chain(session)
+    assert "BROKEN at seq 4: copy_mismatch — event 4's at column" in report.summary()
+
+
+def test_body_with_bytes_after_a_nul_is_refused_or_found_at_its_exact_seq(runner, events):
     with unguarded() as conn:
-        conn.execute(sa.text("UPDATE audit_events SET at = :at WHERE seq = 4"), {"at": "2020-01-01 00:00:00.000000"})
+        body = _rows(conn)[6][1]
+    tampered = body + b"\x00 "
+    if db.engine.dialect.name == "postgresql":  # its computed columns cannot read such a body
+        with pytest.raises(sa.exc.DataError):
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("ALTER TABLE audit_events DISABLE TRIGGER USER")
+                conn.execute(sa.text("UPDATE audit_events SET body = :b WHERE seq = 7"), {"b": tampered})
+        assert _verify(runner).exit_code == 0
+        return
+    with unguarded() as conn:  # SQLite's JSON functions stop reading at the NUL: the page check must not
+        conn.execute(sa.text("UPDATE audit_events SET body = :b WHERE seq = 7"), {"b": tampered})
     result = _verify(runner)
     assert result.exit_code == 1
-    assert "BROKEN at seq 4: copy_mismatch — event 4's at column" in result.output
+    assert "audit chain BROKEN at seq 7: hash_mismatch" in result.output
+
+
+def test_edited_hash_and_link_are_found_at_their_exact_seq(runner, events):
+    with unguarded() as conn:
+        conn.exec_driver_sql("UPDATE audit_events SET prev_hash = hash WHERE seq = 21")
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert "audit chain BROKEN at seq 21: prev_mismatch" in result.output
 
 
 def test_deleted_event_in_the_middle_is_named(runner, events):
@@ -206,7 +284,7 @@ def test_rewrite_of_the_whole_chain_checkpoints_and_key_is_found_against_an_expo
 
 def test_checkpoint_refuses_to_sign_a_broken_chain(runner, events):
     with unguarded() as conn:
-        conn.exec_driver_sql("UPDATE audit_events SET subject_type = 'x' WHERE seq = 2")
+        conn.exec_driver_sql("UPDATE audit_events SET prev_hash = hash WHERE seq = 2")
     result = runner.invoke(args=["audit", "checkpoint"])
     assert result.exit_code == 1
     assert "audit.broken" in result.output and "'seq': 2" in result.output

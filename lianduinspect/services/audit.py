@@ -2,7 +2,7 @@
 
 Each stored event keeps its canonical JSON content in ``body`` (the bytes its hash covers after
 the previous hash and a newline, as ``rules.chain.event_hash`` defines); the other columns are
-copies for querying. ``services.audit_chain`` verifies both.
+read out of it by the database (models.AUDIT_COPY_SQL); only the chain's own columns are written.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def record(session, actor, action: str, subject_type: str, subject_id, data: dic
     })
 
 
-_COLUMNS = ("seq", "at", "actor_id", "action", "subject_type", "subject_id", "data", "prev_hash", "hash", "body")
+_COLUMNS = ("seq", "prev_hash", "hash", "body")  # the query columns are computed from body
 
 
 def flush_pending(session) -> int:
@@ -51,14 +51,13 @@ def flush_pending(session) -> int:
     seq, prev = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
                                 .with_for_update()).one()
     rows = []
-    sha256, canonical, parse_time = hashlib.sha256, chain.canonical, datetime.fromisoformat
+    sha256, canonical = hashlib.sha256, chain.canonical
     for content in pending:
         seq += 1
         content = {"seq": seq, **content}
         body = canonical(content)
         digest = sha256(prev.encode("ascii") + b"\n" + body).hexdigest()  # == chain.event_hash
-        rows.append((seq, parse_time(content["at"]), content["actor_id"], content["action"], content["subject_type"],
-                     content["subject_id"], content["data"], prev, digest, body))
+        rows.append((seq, prev, digest, body))
         prev = digest
     # Plain rows, not ORM objects: a sync batch appends an event per record (measured: the ORM's
     # unit of work cost more than the hashing). The table is append-only; nothing reads them back.

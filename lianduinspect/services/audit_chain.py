@@ -1,10 +1,19 @@
 """The audit chain in the database: verify it as it streams, sign checkpoints of it, export them.
 
-Verification reads ``(seq, prev_hash, hash, body, copy)`` per event in seq order. ``body`` is the
-authoritative content (the bytes the hash covers); ``copy`` is the same canonical JSON rebuilt
-by the database from the query columns, so checking that the copies agree is one bytes
-comparison, not a JSON encoding. When they differ (a changed copy, or a quoting nuance of the
-database's JSON functions) the event is examined exactly with one ``json.loads``.
+An event's ``body`` is authoritative (the bytes its hash covers after the previous hash and a
+newline); its query columns are computed from it by the database (models.AUDIT_COPY_SQL), so
+verifying the chain is hashing bodies. Verification first checks the live schema still computes
+those columns from the body; where it does not (a column turned into a plain one), every event's
+columns are compared with its body as well, exactly and slowly.
+
+The chain is read a page of seqs at a time, and the database aggregates each page into a few
+values: the stored hashes and previous hashes, each concatenated, and the hashed bytes of every
+event joined by 0x1e (canonical JSON escapes every control character). Checking a page is then
+one split, one SHA-256 per event and two string comparisons, all in C; a page that does not pass
+as a whole is read again row by row and walked event by event, which names the first broken link
+exactly. ``verify_chain`` reads the next pages on a connection of its own in a second thread
+while it hashes (SQLite and the PostgreSQL client wait without holding the GIL), so the
+database's work and the hashing overlap (bench/audit_verify.py).
 
 A consistent rewrite of the whole chain, or a dropped tail, passes the links; signed checkpoints
 catch both: the latest one in the database, and any exported to a file kept off the server.
@@ -14,41 +23,56 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
 from ..errors import ApiError
-from ..models import AuditCheckpoint, AuditEvent, AuditHead
+from ..models import AUDIT_COPY_SQL, AuditCheckpoint, AuditEvent, AuditHead
 from ..rules import chain
 from . import audit
 
 EXPORT_FORMAT = "lianduinspect.audit-checkpoints.v1"
 BATCH = 5000
+READ_AHEAD = 2  # pages read ahead of the one being hashed
+COPY_COLUMNS = ("at", "actor_id", "action", "subject_type", "subject_id", "data")
 
-# The canonical body ({"action", "actor_id", "at", "data", "seq", "subject_id", "subject_type"},
-# keys sorted, no spaces) rebuilt from the copy columns, as bytes. `at` is stored by SQLAlchemy
-# on SQLite as "YYYY-MM-DD HH:MM:SS.ffffff" (UTC); the body writes it with a "T" and "+00:00".
-_COPY_SQL = {
+# One page (seq > low AND seq <= high) aggregated: the number of events, the hashes and the
+# previous hashes each joined by commas in seq order, and every event's hashed bytes (previous
+# hash, newline, body) joined by 0x1e. Both databases keep every byte (a NUL included). SQLite
+# scans a rowid range (seq is the rowid) in seq order; PostgreSQL aggregates an ordered subquery.
+# Should either ever hand the rows over in another order, the page fails its check and is walked
+# row by row: slower, never wrong.
+_PAGE_SQL = {
     "sqlite": (
-        "CAST('{\"action\":' || json_quote(action) || ',\"actor_id\":' || coalesce(actor_id, 'null')"
-        " || ',\"at\":\"' || replace(at, ' ', 'T') || '+00:00\",\"data\":' || data"
-        " || ',\"seq\":' || seq || ',\"subject_id\":' || json_quote(subject_id)"
-        " || ',\"subject_type\":' || json_quote(subject_type) || '}' AS BLOB)"
+        "SELECT count(*), group_concat(hash, ','), group_concat(prev_hash, ','),"
+        " CAST(group_concat(prev_hash || x'0a' || body, x'1e') AS BLOB)"
+        " FROM audit_events WHERE seq > ? AND seq <= ?"
     ),
     "postgresql": (
-        "convert_to('{\"action\":' || to_json(action)::text || ',\"actor_id\":'"
-        " || coalesce(actor_id::text, 'null') || ',\"at\":\"'"
-        " || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00\",\"data\":'"
-        " || data::text || ',\"seq\":' || seq::text || ',\"subject_id\":' || to_json(subject_id)::text"
-        " || ',\"subject_type\":' || to_json(subject_type)::text || '}', 'UTF8')"
+        "SELECT count(*), string_agg(hash, ','), string_agg(prev_hash, ','),"
+        " string_agg(convert_to(prev_hash, 'UTF8') || '\\x0a'::bytea || body, '\\x1e'::bytea)"
+        " FROM (SELECT hash, prev_hash, body FROM audit_events WHERE seq > %s AND seq <= %s ORDER BY seq) AS page"
     ),
 }
+_SEPARATOR = b"\x1e"
+# Copying a fresh context is faster than making one: OpenSSL 3 looks the algorithm up on every
+# new context (bench/audit_verify.py measures both ways as the floor and takes the faster).
+_FRESH_SHA256 = hashlib.sha256()
 
-Row = tuple[int, str, str, bytes, bool]  # seq, prev_hash, hash, body, do the copy columns rebuild body?
+# The functions PostgreSQL's generated columns call, as the migration defines them.
+_PG_FUNCTIONS = {
+    "audit_body": " SELECT convert_from($1, 'UTF8')::json ",
+    "audit_body_time": " SELECT $1::timestamptz ",
+}
+
+Row = tuple[int, str, str, bytes, "str | None"]  # seq, prev_hash, hash, body, a copy column that disagrees
 
 
 @dataclass(frozen=True)
@@ -87,32 +111,24 @@ class ChainReport:
         return f"audit chain BROKEN{where}: {self.reason} — {self.detail}"
 
 
-# --- walking the rows ----------------------------------------------------------------------------
+# --- walking rows one by one (the exact path) ----------------------------------------------------
 
 
 def walk(rows: Iterable[Row], *, start_prev: str = chain.GENESIS_HASH, start_seq: int = 1,
-         checkpoints_at: Iterable[int] = (), recheck: Callable[[int, bytes], str | None] | None = None
-         ) -> chain.VerifyResult:
-    """Verify stored rows in seq order, in one pass; stop at the first broken link.
-
-    ``recheck(seq, body)`` names the copy column that disagrees with the body (or None when the
-    difference was only in quoting); it runs only for rows whose rebuilt copy differs.
-    """
+         checkpoints_at: Iterable[int] = ()) -> chain.VerifyResult:
+    """Verify stored rows in seq order, one by one; stop at the first broken link and name it."""
     wanted = frozenset(checkpoints_at)
     hashes_at: dict[int, str] = {}
     if start_seq - 1 in wanted:
         hashes_at[start_seq - 1] = start_prev
     prev = start_prev
-    link = (prev + "\n").encode("ascii")
     expected = start_seq
-    sha256 = hashlib.sha256
 
     def broken(seq: int, reason: str, detail: str) -> chain.VerifyResult:
         return chain.VerifyResult(ok=False, count=expected - start_seq, head_hash=prev, first_broken_seq=seq,
                                   reason=reason, last_seq=expected - 1, detail=detail, hashes_at=hashes_at)
 
-    # Flat on purpose: it runs once per stored event, and its cost should be the hash.
-    for seq, stored_prev, stored_hash, body, copies_agree in rows:
+    for seq, stored_prev, stored_hash, body, differing in rows:
         if seq != expected:
             if seq > expected:
                 missing = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
@@ -121,17 +137,12 @@ def walk(rows: Iterable[Row], *, start_prev: str = chain.GENESIS_HASH, start_seq
         if stored_prev != prev:
             return broken(seq, "prev_mismatch", f"event {seq} does not link to event {seq - 1}'s hash "
                                                 f"(one of the two was altered)")
-        hasher = sha256(link)
-        hasher.update(body)  # no copy of the body into a joined buffer
-        digest = hasher.hexdigest()
+        digest = hashlib.sha256((prev + "\n").encode("ascii") + body).hexdigest()
         if digest != stored_hash:
             return broken(seq, "hash_mismatch", f"event {seq}'s content or stored hash was altered")
-        if not copies_agree:
-            column = recheck(seq, body) if recheck else "copy"
-            if column is not None:
-                return broken(seq, "copy_mismatch", f"event {seq}'s {column} column differs from its hashed body")
+        if differing is not None:
+            return broken(seq, "copy_mismatch", f"event {seq}'s {differing} column differs from its hashed body")
         prev = digest
-        link = (digest + "\n").encode("ascii")
         if seq in wanted:
             hashes_at[seq] = digest
         expected += 1
@@ -139,85 +150,241 @@ def walk(rows: Iterable[Row], *, start_prev: str = chain.GENESIS_HASH, start_seq
                               reason=None, last_seq=expected - 1, hashes_at=hashes_at)
 
 
-def _page_sql(dialect: str) -> str:
-    """Return the query reading the rows of one seq range, in this database's DBAPI parameter style."""
-    copy = _COPY_SQL.get(dialect, "NULL")
-    if dialect == "sqlite":
-        # A body stored as text (by hand) is read as the bytes it holds; `IS` is never NULL.
-        return (f"SELECT seq, prev_hash, hash, CAST(body AS BLOB), ({copy}) IS CAST(body AS BLOB) FROM audit_events"
-                " WHERE seq > ? AND seq <= ? ORDER BY seq")
-    return (f"SELECT seq, prev_hash, hash, body, ({copy}) IS NOT DISTINCT FROM body FROM audit_events"
-            " WHERE seq > %s AND seq <= %s ORDER BY seq")
+def _as_bytes(value) -> bytes:
+    """Return a stored body as the bytes it holds (SQLite keeps what it was given, text included)."""
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def _differing_column(row, body: bytes) -> str | None:
+    """Name the first query column of a row that disagrees with its body, or None."""
+    try:
+        content = json.loads(body)
+    except ValueError:
+        return "body"
+    if not isinstance(content, dict):
+        return "body"
+    try:
+        at = datetime.fromisoformat(content.get("at"))
+    except (TypeError, ValueError):
+        return "at"
+    for column, ok in (("at", at == row.at), ("actor_id", content.get("actor_id") == row.actor_id),
+                       ("action", content.get("action") == row.action),
+                       ("subject_type", content.get("subject_type") == row.subject_type),
+                       ("subject_id", content.get("subject_id") == row.subject_id),
+                       ("data", content.get("data") == row.data)):
+        if not ok:
+            return column
+    return None
 
 
 def stream_rows(session, *, after_seq: int = 0, upto_seq: int | None = None, batch: int = BATCH,
-                progress: Callable[[int], None] | None = None) -> Iterator[Row]:
-    """Yield stored rows in seq order, ``batch`` seqs at a time, each with whether its copies agree.
+                copies: bool = False) -> Iterator[Row]:
+    """Yield stored rows in seq order, ``batch`` seqs at a time, for the exact walk.
 
-    Rows are read with the driver's own cursor in the session's transaction (SQLAlchemy's result
-    rows and type processors cost several times the hashing; bench/audit_verify.py), and whether
-    the copy columns agree with the body is decided by the database, so only a flag crosses over.
-    Each page is one query over a range of seqs, read whole: the connection is free again before
-    its rows are walked (``recheck`` queries it), memory stays bounded however long the chain
-    grows, and the cost of a page does not depend on the planner's statistics (an open range with
-    LIMIT was planned as a scan and sort of the whole remaining table on a fresh PostgreSQL table).
+    With ``copies`` each row also names the first query column that disagrees with its body (the
+    schema no longer computes them). Each page is one query over a range of seqs; an empty range
+    skips to the next stored event, so a head row claiming far more events is answered at once.
     """
-    connection = session.connection()
-    dialect = connection.dialect.name
-    sql = _page_sql(dialect)
     if upto_seq is None:
         upto_seq = session.scalar(select(func.max(AuditEvent.seq))) or 0
-    raw = connection.connection.driver_connection
-    cursor = raw.cursor(binary=True) if dialect == "postgresql" else raw.cursor()  # bytea and ints as they are
+    columns = [AuditEvent.seq, AuditEvent.prev_hash, AuditEvent.hash, AuditEvent.body]
+    if copies:
+        columns += [getattr(AuditEvent, name) for name in COPY_COLUMNS]
+    low = after_seq
+    while low < upto_seq:
+        high = min(low + batch, upto_seq)
+        part = session.execute(select(*columns).where(AuditEvent.seq > low, AuditEvent.seq <= high)
+                               .order_by(AuditEvent.seq)).all()
+        for row in part:
+            body = _as_bytes(row.body)
+            yield row.seq, row.prev_hash, row.hash, body, _differing_column(row, body) if copies else None
+        if not part:  # events are missing here: go on from the next one stored, if any
+            following = session.scalar(select(func.min(AuditEvent.seq))
+                                       .where(AuditEvent.seq > high, AuditEvent.seq <= upto_seq))
+            if following is None:
+                return
+            high = following - 1
+        low = high
+
+
+# --- the schema's promise --------------------------------------------------------------------------
+
+
+def _normalized(expression: str) -> str:
+    """PostgreSQL deparses an expression with its own parentheses and casts; compare without them."""
+    return re.sub(r"[()\s]|::text\b", "", expression)
+
+
+def uncomputed_copies(session) -> list[str]:
+    """Return the audit query columns the live schema does not compute from the body as written."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    expected = AUDIT_COPY_SQL.get(dialect)
+    if expected is None:
+        return list(COPY_COLUMNS)
+    if dialect == "sqlite":
+        hidden = {row[1]: row[6] for row in connection.exec_driver_sql("PRAGMA table_xinfo(audit_events)")}
+        sql = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'").scalar() or ""
+        return [name for name in COPY_COLUMNS
+                if hidden.get(name) not in (2, 3)
+                or not re.search(rf"\b{name}\b[^,]*? GENERATED ALWAYS AS \({re.escape(expected[name])}\)", sql)]
+    generated = {row[0]: (row[1], row[2] or "") for row in connection.exec_driver_sql(
+        "SELECT a.attname, a.attgenerated, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a"
+        " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+        " WHERE a.attrelid = 'audit_events'::regclass AND a.attnum > 0 AND NOT a.attisdropped")}
+    functions = dict(connection.exec_driver_sql(
+        "SELECT p.proname, p.prosrc FROM pg_proc p JOIN pg_class c ON c.relnamespace = p.pronamespace"
+        " WHERE c.oid = 'audit_events'::regclass AND p.proname IN ('audit_body', 'audit_body_time')").all())
+    if any(functions.get(name) != source for name, source in _PG_FUNCTIONS.items()):
+        return list(COPY_COLUMNS)
+    return [name for name in COPY_COLUMNS
+            if generated.get(name, ("", ""))[0] not in ("s", "v")
+            or _normalized(generated[name][1]) != _normalized(expected[name])]
+
+
+# --- reading and checking pages ------------------------------------------------------------------
+
+
+def _check_page(page, prev: str, size: int) -> str | None:
+    """Return a full page's hashes (hex, comma-separated) if every event in it links and hashes, else None.
+
+    The stored hashes must equal the computed ones, joined the same way; the previous hashes must
+    be the previous page's last hash followed by this page's all but last. A count of pieces other
+    than the count of events means a body holds the separator: the page is walked row by row.
+    """
+    count, hashes, prevs, joined = page
+    if count != size or joined is None:
+        return None
+    pieces = bytes(joined).split(_SEPARATOR)
+    if len(pieces) != count:
+        return None
+    digests: list[bytes] = []
+    append, fresh = digests.append, _FRESH_SHA256.copy
+    for piece in pieces:
+        hasher = fresh()
+        hasher.update(piece)
+        append(hasher.digest())
+    listed = b"".join(digests).hex(",", 32)  # "h1,h2,...": a comma between every 32 bytes
+    if listed != hashes or prevs != (f"{prev},{listed[:-65]}" if count > 1 else prev):
+        return None
+    return listed
+
+
+def _ranges(after_seq: int, upto_seq: int, batch: int) -> Iterator[tuple[int, int]]:
+    for low in range(after_seq, upto_seq, batch):
+        yield low, min(low + batch, upto_seq)
+
+
+def _fetch_page(cursor, sql: str, low: int, high: int):
+    cursor.execute(sql, (low, high))
+    return cursor.fetchone()
+
+
+def _raw_cursor(driver_connection, dialect: str):
+    """Return a cursor for page queries: bytea and ints as they are on PostgreSQL (SQLite's give
+    bytes for blobs already), planned as an index scan in seq order, never a sort (a fresh table
+    without statistics was planned as a bitmap scan and a sort: twice the time)."""
+    if dialect != "postgresql":
+        return driver_connection.cursor()
+    cursor = driver_connection.cursor(binary=True)
+    cursor.execute("SET LOCAL enable_sort = off")  # until this transaction ends
+    return cursor
+
+
+def _pages(session, after_seq: int, upto_seq: int, batch: int, read_ahead: bool
+           ) -> Iterator[tuple[int, int, tuple]]:
+    """Yield (low, high, aggregated page) in order; read ahead on a connection of its own if asked."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    sql = _PAGE_SQL[dialect]
+    engine = connection.engine
+    in_memory = dialect == "sqlite" and engine.url.database in (None, "", ":memory:")
+    if not read_ahead or in_memory:
+        cursor = _raw_cursor(connection.connection.driver_connection, dialect)
+        try:
+            for low, high in _ranges(after_seq, upto_seq, batch):
+                yield low, high, _fetch_page(cursor, sql, low, high)
+        finally:
+            if dialect == "postgresql":
+                cursor.execute("SET LOCAL enable_sort TO DEFAULT")  # the rest of the caller's transaction
+            cursor.close()
+        return
+    # Only events up to upto_seq are read, and they never change: a second connection sees them.
+    raw = engine.raw_connection()
+    pending: deque = deque()
     try:
-        low = after_seq
-        while low < upto_seq:
-            high = min(low + batch, upto_seq)
-            cursor.execute(sql, (low, high))
-            part = cursor.fetchall()
-            if part:
-                yield from part
+        cursor = _raw_cursor(raw.driver_connection, dialect)
+        with ThreadPoolExecutor(1, thread_name_prefix="audit-read") as reader:
+            ranges = _ranges(after_seq, upto_seq, batch)
+            try:
+                for low, high in ranges:
+                    pending.append((low, high, reader.submit(_fetch_page, cursor, sql, low, high)))
+                    if len(pending) > READ_AHEAD:
+                        break
+                while pending:
+                    low, high, future = pending.popleft()
+                    following = next(ranges, None)
+                    if following is not None:
+                        pending.append((*following, reader.submit(_fetch_page, cursor, sql, *following)))
+                    yield low, high, future.result()
+            finally:
+                for *_, future in pending:
+                    future.cancel()
+        cursor.close()
+    finally:
+        raw.close()
+
+
+def walk_stored(session, *, after_seq: int = 0, upto_seq: int, start_prev: str = chain.GENESIS_HASH,
+                checkpoints_at: Iterable[int] = (), batch: int = BATCH, read_ahead: bool = False,
+                progress: Callable[[int], None] | None = None, compare_copies: bool | None = None
+                ) -> chain.VerifyResult:
+    """Verify the stored events after ``after_seq`` up to ``upto_seq``, a page at a time.
+
+    ``compare_copies`` (default: whether the schema no longer computes some query column from the
+    body) walks every event on its own, comparing its query columns with its body.
+    """
+    wanted = sorted(set(checkpoints_at))
+    if compare_copies is None:
+        compare_copies = bool(uncomputed_copies(session))
+    if compare_copies:
+        rows = stream_rows(session, after_seq=after_seq, upto_seq=upto_seq, batch=batch, copies=True)
+        return walk(rows, start_prev=start_prev, start_seq=after_seq + 1, checkpoints_at=wanted)
+    hashes_at: dict[int, str] = {after_seq: start_prev} if after_seq in wanted else {}
+    prev, last = start_prev, after_seq
+    pages = _pages(session, after_seq, upto_seq, batch, read_ahead)
+    try:
+        for low, high, page in pages:
+            digests = _check_page(page, prev, high - low)
+            if digests is not None:
+                for seq in wanted:
+                    if low < seq <= high:
+                        hashes_at[seq] = digests[(seq - low - 1) * 65:(seq - low - 1) * 65 + 64]
+                prev, last = digests[-64:], high
                 if progress:
-                    progress(len(part))
-            else:  # events are missing here: go on from the next one stored, if any
+                    progress(high - low)
+                continue
+            # Walk this page event by event, and the next stored event if the page ends short.
+            rows = list(stream_rows(session, after_seq=low, upto_seq=high, batch=high - low))
+            if not rows or rows[-1][0] < high:
                 following = session.scalar(select(func.min(AuditEvent.seq))
                                            .where(AuditEvent.seq > high, AuditEvent.seq <= upto_seq))
-                if following is None:
-                    return
-                high = following - 1
-            low = high
+                if following is not None:
+                    rows += list(stream_rows(session, after_seq=following - 1, upto_seq=following))
+            result = walk(rows, start_prev=prev, start_seq=low + 1, checkpoints_at=wanted)
+            hashes_at.update(result.hashes_at)
+            if not result.ok or result.last_seq < high:
+                return chain.VerifyResult(ok=result.ok, count=result.last_seq - after_seq, head_hash=result.head_hash,
+                                          first_broken_seq=result.first_broken_seq, reason=result.reason,
+                                          last_seq=result.last_seq, detail=result.detail, hashes_at=hashes_at)
+            prev, last = result.head_hash, high
+            if progress:
+                progress(high - low)
     finally:
-        cursor.close()
-
-
-def recheck_copies(session) -> Callable[[int, bytes], str | None]:
-    """Return a function naming the first copy column of an event that disagrees with its body."""
-
-    def recheck(seq: int, body: bytes) -> str | None:
-        try:
-            content = json.loads(body)
-        except ValueError:
-            return "body"
-        if not isinstance(content, dict):
-            return "body"
-        row = session.execute(select(AuditEvent.seq, AuditEvent.at, AuditEvent.actor_id, AuditEvent.action,
-                                     AuditEvent.subject_type, AuditEvent.subject_id, AuditEvent.data)
-                              .where(AuditEvent.seq == seq)).one()
-        try:
-            at = datetime.fromisoformat(content.get("at"))
-        except (TypeError, ValueError):
-            return "at"
-        for column, ok in (("seq", content.get("seq") == row.seq), ("at", at == row.at),
-                           ("actor_id", content.get("actor_id") == row.actor_id),
-                           ("action", content.get("action") == row.action),
-                           ("subject_type", content.get("subject_type") == row.subject_type),
-                           ("subject_id", content.get("subject_id") == row.subject_id),
-                           ("data", content.get("data") == row.data)):
-            if not ok:
-                return column
-        return None
-
-    return recheck
+        pages.close()
+    return chain.VerifyResult(ok=True, count=last - after_seq, head_hash=prev, first_broken_seq=None, reason=None,
+                              last_seq=last, hashes_at=hashes_at)
 
 
 # --- keys ----------------------------------------------------------------------------------------
@@ -277,7 +444,8 @@ def read_export(path: str) -> dict:
 
 
 def verify_chain(session, *, public_key=None, exported: dict | None = None, source: str = "export file",
-                 progress: Callable[[int], None] | None = None, batch: int = BATCH) -> ChainReport:
+                 progress: Callable[[int], None] | None = None, batch: int = BATCH,
+                 read_ahead: bool = True) -> ChainReport:
     """Walk the whole chain and check it against the latest stored and any exported checkpoints."""
     head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
     claims: list[tuple[str, dict, bool]] = []  # (source, signed, signature ok)
@@ -300,8 +468,12 @@ def verify_chain(session, *, public_key=None, exported: dict | None = None, sour
     for _source, signed, valid in claims:
         if valid:
             wanted.add(signed["payload"]["length"])
-    result = walk(stream_rows(session, upto_seq=head.seq, batch=batch, progress=progress),
-                  checkpoints_at=wanted, recheck=recheck_copies(session))
+    uncomputed = uncomputed_copies(session)
+    if uncomputed:
+        notes.append(f"the {', '.join(uncomputed)} column(s) are no longer computed from the body by the database "
+                     f"(the schema was altered): each event's columns were compared with its body")
+    result = walk_stored(session, upto_seq=head.seq, checkpoints_at=wanted, batch=batch, read_ahead=read_ahead,
+                         progress=progress, compare_copies=bool(uncomputed))
     report = ChainReport(ok=result.ok, count=result.count, last_seq=result.last_seq, head_hash=result.head_hash,
                          broken_seq=result.first_broken_seq, reason=result.reason, detail=result.detail, notes=notes)
     if result.ok and (result.last_seq != head.seq or result.head_hash != head.hash):
@@ -367,8 +539,8 @@ def make_checkpoint(session, *, now: datetime, key) -> AuditCheckpoint:
         if latest.length > head.seq:
             raise ApiError("audit.broken", details={"seq": head.seq + 1, "reason": "checkpoint_truncated"})
         start_seq, start_prev = latest.length, latest.head_hash
-    result = walk(stream_rows(session, after_seq=start_seq, upto_seq=head.seq), start_prev=start_prev,
-                  start_seq=start_seq + 1, recheck=recheck_copies(session))
+    # In the checkpoint's own transaction: events since the last checkpoint (a day's), read in it.
+    result = walk_stored(session, after_seq=start_seq, upto_seq=head.seq, start_prev=start_prev)
     if not result.ok or result.last_seq != head.seq or result.head_hash != head.hash:
         raise ApiError("audit.broken", details={"seq": result.first_broken_seq or result.last_seq + 1,
                                                 "reason": result.reason or "head_mismatch"})
@@ -401,4 +573,5 @@ def export_checkpoints(session, actor, *, now: datetime, key) -> dict:
 
 
 __all__ = ["ChainReport", "CheckpointCheck", "chain_length", "export_checkpoints", "make_checkpoint",
-           "public_key", "read_export", "recheck_copies", "signing_key", "stream_rows", "verify_chain", "walk"]
+           "public_key", "read_export", "signing_key", "stream_rows", "uncomputed_copies", "verify_chain", "walk",
+           "walk_stored"]

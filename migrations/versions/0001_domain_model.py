@@ -16,6 +16,43 @@ branch_labels = None
 depends_on = None
 
 
+# An audit event's query columns are computed by the database from its hashed body (the same
+# expressions as lianduinspect.models.AUDIT_COPY_SQL, which a test compares): SQLite reads them
+# out of the body when queried (virtual); PostgreSQL stores them and refuses to UPDATE them.
+_SQLITE_BODY = "CAST(body AS TEXT)"
+AUDIT_COPY_SQL = {
+    "sqlite": {
+        "at": f"replace(substr(json_extract({_SQLITE_BODY}, '$.at'), 1, 26), 'T', ' ')",
+        "actor_id": f"json_extract({_SQLITE_BODY}, '$.actor_id')",
+        "action": f"json_extract({_SQLITE_BODY}, '$.action')",
+        "subject_type": f"json_extract({_SQLITE_BODY}, '$.subject_type')",
+        "subject_id": f"json_extract({_SQLITE_BODY}, '$.subject_id')",
+        "data": f"json_extract({_SQLITE_BODY}, '$.data')",
+    },
+    "postgresql": {
+        "at": "audit_body_time(audit_body(body) ->> 'at')",
+        "actor_id": "(audit_body(body) ->> 'actor_id')::integer",
+        "action": "audit_body(body) ->> 'action'",
+        "subject_type": "audit_body(body) ->> 'subject_type'",
+        "subject_id": "audit_body(body) ->> 'subject_id'",
+        "data": "audit_body(body) -> 'data'",
+    },
+}
+# Generated columns need IMMUTABLE functions; convert_from and the text-to-timestamptz cast are
+# STABLE only because of settings that cannot change these values (the body is UTF-8; its time
+# carries its own offset).
+AUDIT_BODY_FUNCTIONS = {
+    "postgresql": [
+        "CREATE FUNCTION audit_body(bytea) RETURNS json LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+        "AS $$ SELECT convert_from($1, 'UTF8')::json $$",
+        "CREATE FUNCTION audit_body_time(text) RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+        "AS $$ SELECT $1::timestamptz $$",
+    ],
+}
+DROP_AUDIT_BODY_FUNCTIONS = {
+    "postgresql": ["DROP FUNCTION audit_body_time(text)", "DROP FUNCTION audit_body(bytea)"],
+}
+
 # The audit table refuses UPDATE and DELETE in the database itself, not only in the code.
 APPEND_ONLY = {
     "sqlite": [
@@ -63,14 +100,19 @@ def upgrade():
     sa.Column('signed', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_checkpoints'))
     )
+    dialect = op.get_bind().dialect.name
+    for statement in AUDIT_BODY_FUNCTIONS.get(dialect, []):
+        op.execute(statement)
+    copy = AUDIT_COPY_SQL[dialect]
+    stored = True if dialect == "postgresql" else None  # SQLite: virtual, read out of the body when queried
     op.create_table('audit_events',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('actor_id', sa.Integer(), nullable=True),
-    sa.Column('action', sa.String(length=48), nullable=False),
-    sa.Column('subject_type', sa.String(length=32), nullable=False),
-    sa.Column('subject_id', sa.String(length=64), nullable=False),
-    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), sa.Computed(copy['at'], persisted=stored), nullable=False),
+    sa.Column('actor_id', sa.Integer(), sa.Computed(copy['actor_id'], persisted=stored), nullable=True),
+    sa.Column('action', sa.String(length=48), sa.Computed(copy['action'], persisted=stored), nullable=False),
+    sa.Column('subject_type', sa.String(length=32), sa.Computed(copy['subject_type'], persisted=stored), nullable=False),
+    sa.Column('subject_id', sa.String(length=64), sa.Computed(copy['subject_id'], persisted=stored), nullable=False),
+    sa.Column('data', sa.JSON(), sa.Computed(copy['data'], persisted=stored), nullable=False),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.Column('body', sa.LargeBinary(), nullable=False),
@@ -583,6 +625,8 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_audit_events_action'))
 
     op.drop_table('audit_events')
+    for statement in DROP_AUDIT_BODY_FUNCTIONS.get(op.get_bind().dialect.name, []):
+        op.execute(statement)
     op.drop_table('audit_checkpoints')
     op.drop_table('areas')
     # ### end Alembic commands ###

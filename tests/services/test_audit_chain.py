@@ -43,12 +43,20 @@ def test_each_body_is_the_canonical_content_its_hash_covers(session, now):
 
 def test_stored_rows_verify_as_the_pure_rules_do(session, now):
     record_events(12, now)
-    rows = list(audit_chain.stream_rows(session, batch=5))
-    assert all(agree for *_row, agree in rows)  # the database rebuilds each body from its copy columns
-    assert [type(body) for _seq, _prev, _hash, body, _agree in rows] == [bytes] * 12
+    rows = list(audit_chain.stream_rows(session, batch=5, copies=True))
+    assert [differing for *_row, differing in rows] == [None] * 12  # the database reads each column out of the body
+    assert [type(body) for _seq, _prev, _hash, body, _differing in rows] == [bytes] * 12
     walked = audit_chain.walk(rows)
-    pure = chain.verify((json.loads(body), prev, digest) for _seq, prev, digest, body, _agree in rows)
-    assert walked.ok and pure.ok and (walked.count, walked.head_hash) == (pure.count, pure.head_hash) == (12, rows[-1][2])
+    paged = audit_chain.walk_stored(session, upto_seq=12, batch=5, checkpoints_at=[5, 12])
+    pure = chain.verify((json.loads(body), prev, digest) for _seq, prev, digest, body, _differing in rows)
+    assert walked.ok and paged.ok and pure.ok
+    assert (walked.count, walked.head_hash) == (paged.count, paged.head_hash) == (pure.count, pure.head_hash) \
+        == (12, rows[-1][2])
+    assert paged.hashes_at == {5: rows[4][2], 12: rows[11][2]}
+
+
+def test_query_columns_are_computed_by_the_database_from_the_body(session):
+    assert audit_chain.uncomputed_copies(session) == []
 
 
 def test_intact_chain_verifies_with_progress(session, now):

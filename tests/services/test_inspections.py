@@ -11,7 +11,9 @@ from lianduinspect.db import insert_rows, transaction
 from lianduinspect.errors import ApiError
 from lianduinspect.models import (AuditEvent, Evidence, Inspection, InspectionConflict, ItemResult, Rectification,
                                   Visit)
+from lianduinspect.rules.chain import canonical
 from lianduinspect.services import inspections
+from lianduinspect.services.audit import event_time
 
 from ..factories import make_round, make_scene, make_user
 from ..inspection_bodies import checklist, new_uuid, sha, values, visits_of
@@ -263,8 +265,10 @@ def test_rows_written_in_bulk_are_stored_as_sqlalchemy_stores_them(session, worl
             "late_reason": None, "signature_sha256": None, "body_digest": "a" * 64, "wire_digest": None,
             "received_at": now}
     cases = [{"flags": None, "evidence_complete": True}, {"flags": ["late_entry"], "evidence_complete": False}]
-    event = {"at": now.astimezone(cst), "actor_id": None, "action": "inspection.submit", "subject_type": "inspection",
-             "subject_id": "x", "data": {"note": "后厨", "n": 1.5, "none": None}, "prev_hash": "0" * 64, "body": b"{}"}
+    # An audit event is written as its chain columns only; the database reads the others out of the body.
+    body = canonical({"seq": 1001, "at": event_time(now.astimezone(cst)), "actor_id": None, "action": "inspection.submit",
+                      "subject_type": "inspection", "subject_id": "x", "data": {"note": "后厨", "n": 1.5, "none": None}})
+    event = {"prev_hash": "0" * 64, "body": body}
     with transaction() as s:
         for n, case in enumerate(cases):
             row = {**base, **case}
@@ -283,6 +287,7 @@ def test_rows_written_in_bulk_are_stored_as_sqlalchemy_stores_them(session, worl
     columns = "CAST(at AS TEXT), actor_id, action, subject_type, subject_id, CAST(data AS TEXT), prev_hash, body"
     core = stored(f"SELECT {columns} FROM audit_events WHERE seq = 1001")
     assert stored(f"SELECT {columns} FROM audit_events WHERE seq = 1002") == core
+    assert session.get(AuditEvent, 1002).at == now and session.get(AuditEvent, 1002).data["note"] == "后厨"
 
 
 def test_sqlite_writer_queues_for_the_write_lock_then_gives_up_after_the_busy_timeout(app, session, monkeypatch):
