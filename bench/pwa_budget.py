@@ -2,11 +2,16 @@
 
 Run: .venv/bin/python bench/pwa_budget.py   (prints figures; it is not a test)
 
-- App shell: the files needed for first paint (HTML, CSS, the preloaded JS modules, the manifest and the
-  favicon), each gzip-compressed, summed; budget 100 KB. The lazily loaded screens are listed apart.
+- App shell: the files needed for first paint (HTML, CSS (served inside the HTML), the preloaded JS modules,
+  the manifest and the favicon), each gzip-compressed, summed; budget 100 KB. The lazily loaded screens are
+  listed apart.
 - No CDN: no http(s):// or protocol-relative URL to another origin in static/ HTML, JS or CSS.
 - Cold first load on emulated slow 3G (CDP Network.emulateNetworkConditions: 400 kbit/s each way,
   400 ms RTT), empty cache: navigation → sign-in form, and → a usable round list after signing in; budget 3 s.
+  Both moments are read in the page, at the animation frame where the element is first there and visible,
+  and the user's own time (from the form being usable to the tap on 登录) is left out. Playwright's
+  wait_for_selector polls with a backoff that settles at 500 ms, so its return (and a performance.now()
+  asked for afterwards) comes 0–500 ms late, once for the form and once for the list.
 - Warm offline start: the service worker installed and the pack stored, the network gone, a new page
   → the round list; budget 1 s.
 - Lighthouse 12.x (npm, bench/node_modules; mobile preset) with Debian's chromium: performance,
@@ -109,6 +114,15 @@ def start_server(folder: Path):
     return proc, base, (row[0] if row else None)
 
 
+def shown_at(page, selector: str, timeout: int = 60000) -> float:
+    """Return performance.now() of the first animation frame at which selector matches a visible element."""
+    handle = page.wait_for_function(
+        """(sel) => { const el = document.querySelector(sel);
+                      return el && el.getClientRects().length ? performance.now() : null; }""",
+        arg=selector, polling="raf", timeout=timeout)
+    return handle.json_value()
+
+
 def browser_timings(base: str, inspector: str) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -126,21 +140,23 @@ def browser_timings(base: str, inspector: str) -> None:
         cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
         cdp.send("Network.emulateNetworkConditions", SLOW_3G)
         page.goto("/", wait_until="commit")
-        page.wait_for_selector("#login-title")
-        form_ms = page.evaluate("performance.now()")
+        form_ms = shown_at(page, "#login-title")
+        page.evaluate("document.addEventListener('submit', () => { window.__submitted = performance.now(); }, "
+                      "{ capture: true, once: true })")
         page.fill("#username", inspector)
         page.fill("#password", PASSWORD)
-        typed = page.evaluate("performance.now()")
         page.click("#login-submit")
-        page.wait_for_selector("#rounds-list .card", timeout=60000)
-        list_ms = page.evaluate("performance.now()")
+        list_ms = shown_at(page, "#rounds-list .card")
+        submitted = page.evaluate("window.__submitted")
+        usable = form_ms + (list_ms - submitted)  # the user's time, form shown → 登录 tapped, left out
         if os.environ.get("PWA_BENCH_VERBOSE"):
             for e in page.evaluate("performance.getEntriesByType('resource').map(e => [e.name, e.startTime, "
                                    "e.responseEnd, e.transferSize, e.encodedBodySize])"):
                 print(f"    {e[0][-38:]:<40} {e[1]:7.0f} → {e[2]:7.0f} ms  {e[4]} B")
         print(f"  cold, slow 3G (400 kbit/s, 400 ms RTT): sign-in form usable at {form_ms:.0f} ms")
-        print(f"  cold, slow 3G: round list usable at {list_ms - (typed - form_ms):.0f} ms after navigation "
-              f"(typing time excluded; budget 3000 ms) — {'OK' if list_ms - (typed - form_ms) < 3000 else 'OVER'}")
+        print(f"  cold, slow 3G: round list usable at {usable:.0f} ms after navigation "
+              f"(of which {list_ms - submitted:.0f} ms after tapping 登录; the user's typing excluded; "
+              f"budget 3000 ms) — {'OK' if usable < 3000 else 'OVER'}")
         cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
                                                       "uploadThroughput": -1})
         cdp.send("Network.setCacheDisabled", {"cacheDisabled": False})

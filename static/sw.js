@@ -11,7 +11,6 @@ const CACHE = PREFIX + VERSION;
 const SHELL = [
   "/",
   "/manifest.webmanifest",
-  "/static/app.css",
   "/static/js/app.js",
   "/static/js/api.js",
   "/static/js/db.js",

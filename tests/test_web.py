@@ -1,8 +1,13 @@
 """The app shell as a browser gets it: versioned, compressed, locked down by CSP, docs served locally."""
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import re
+from pathlib import Path
+
+STATIC = Path(__file__).resolve().parents[1] / "static"
 
 
 def test_shell_and_service_worker_carry_the_same_static_version(client):
@@ -29,6 +34,17 @@ def test_pack_etag_revalidates_through_compression(as_inspector, world):
 def test_shell_forbids_inline_scripts_and_other_origins(client):
     csp = client.get("/").headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "object-src 'none'" in csp
+
+
+def test_shell_carries_its_stylesheet_inline_admitted_by_its_hash_alone(client):
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+    styles = re.findall(r"<style>(.*?)</style>", html, re.S)
+    assert styles == [(STATIC / "app.css").read_text(encoding="utf-8")]
+    assert "app.css" not in html  # no request for it before first paint
+    digest = base64.b64encode(hashlib.sha256(styles[0].encode()).digest()).decode()
+    csp = response.headers["Content-Security-Policy"]
+    assert f"style-src 'self' 'sha256-{digest}';" in csp and "unsafe-inline" not in csp
 
 
 def test_api_docs_page_loads_its_assets_from_the_app_itself(client):

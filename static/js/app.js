@@ -138,19 +138,7 @@ async function refreshPack() {
   packing = (async () => {
     try {
       const got = await api.pack(await db.kvGet("pack_etag"));
-      const now = new Date().toISOString();
-      if (got) {
-        await db.tx("kv", "readwrite", (s) => {
-          s.kv.put(got.pack, "pack");
-          s.kv.put(got.etag || null, "pack_etag");
-          s.kv.put(now, "pack_at");
-          s.kv.put(now, "last_sync");
-        });
-        state.pack = P.index(got.pack);
-      } else {
-        await db.tx("kv", "readwrite", (s) => { s.kv.put(now, "pack_at"); s.kv.put(now, "last_sync"); });
-      }
-      state.packAt = now;
+      await keepPack(got);
       await refreshOverlay();
       updateStatus();
       if (got && !isEditing()) render();
@@ -162,6 +150,21 @@ async function refreshPack() {
     }
   })();
   return packing;
+}
+
+/** Store a pack the server sent ({pack, etag}; null: unchanged, 304) and make it the one shown. */
+async function keepPack(got) {
+  const now = new Date().toISOString();
+  await db.tx("kv", "readwrite", (s) => {
+    if (got) {
+      s.kv.put(got.pack, "pack");
+      s.kv.put(got.etag || null, "pack_etag");
+    }
+    s.kv.put(now, "pack_at");
+    s.kv.put(now, "last_sync");
+  });
+  if (got) state.pack = P.index(got.pack);
+  state.packAt = now;
 }
 
 /** Don't re-render under an inspector who is filling a form. */
@@ -285,9 +288,11 @@ function loginScreen(main, expired) {
     button.disabled = true;
     button.textContent = t("signing_in");
     try {
-      const user = await api.login(form.username.value.trim(), form.password.value);
-      state.user = user;
-      await db.kvSet("user", user);
+      const signedIn = await api.login(form.username.value.trim(), form.password.value);
+      state.user = signedIn.user;
+      await db.kvSet("user", signedIn.user);
+      // A field user's pack came with the answer: the round list shows now, not after another round trip.
+      if (signedIn.pack) await keepPack(signedIn);
       if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
       translateShell();
       const target = state.returnTo && !state.returnTo.startsWith("#/login") ? state.returnTo : "#/";

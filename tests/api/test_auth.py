@@ -105,3 +105,50 @@ def test_successful_login_clears_failure_count(app, client, world):
     assert client.login(world.inspector.username).status_code == 200
     with app.app_context():
         assert db.session.get(LoginThrottle, world.inspector.username) is None
+
+
+def _login_with_pack(client, username, include="pack"):
+    return client.http.post(f"/api/v1/auth/login?include={include}", json={"username": username, "password": PASSWORD})
+
+
+def test_login_with_include_pack_answers_the_pack_the_phone_would_fetch_next(client, world):
+    signed_in = _login_with_pack(client, world.inspector.username)
+    assert signed_in.status_code == 200
+    assert signed_in.json["user"]["username"] == world.inspector.username and signed_in.json["csrf_token"]
+    fetched = client.get("/api/v1/pack")
+    assert signed_in.json["pack"] == fetched.json
+    assert [r["id"] for r in signed_in.json["pack"]["rounds"]] == [world.round.id]
+    assert signed_in.json["pack_etag"] == fetched.headers["ETag"]
+
+
+def test_pack_etag_from_login_makes_the_next_refresh_a_304(client, world):
+    etag = _login_with_pack(client, world.inspector.username).json["pack_etag"]
+    for encoding in ("identity", "gzip"):  # the phone asks compressed
+        again = client.get("/api/v1/pack", headers={"If-None-Match": etag, "Accept-Encoding": encoding})
+        assert again.status_code == 304 and again.get_data() == b""
+
+
+def test_login_without_include_carries_no_pack(client, world):
+    response = client.login(world.inspector.username)
+    assert response.status_code == 200
+    assert response.json["pack"] is None and response.json["pack_etag"] is None
+
+
+def test_login_brings_no_pack_to_a_user_who_may_not_read_one(client, world):
+    response = _login_with_pack(client, world.supervisor.username)
+    assert response.status_code == 200
+    assert response.json["pack"] is None and response.json["pack_etag"] is None
+
+
+def test_login_include_names_only_the_pack(client, world):
+    response = _login_with_pack(client, world.inspector.username, include="users")
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "validation"
+    assert "include" in response.json["error"]["details"]
+
+
+def test_failed_login_with_include_pack_is_401_without_a_pack(client, world):
+    response = client.http.post("/api/v1/auth/login?include=pack",
+                                json={"username": world.inspector.username, "password": "wrong password"})
+    assert response.status_code == 401
+    assert set(response.json) == {"error"}

@@ -145,6 +145,34 @@ def test_inspector_captures_offline_and_syncs_exactly_once(server, context, cons
     assert not console.unexpected(), console.unexpected()
 
 
+def test_round_list_comes_with_the_sign_in_not_after_another_round_trip(server, context, console, inspector):
+    """On a slow link the pack's own request cost a second round trip: the sign-in answer carries the pack."""
+    held = []
+    page = console.attach(context.new_page())
+    page.route("**/api/v1/pack", lambda route: held.append(route))  # no answer to GET /pack until the list shows
+    page.goto("/")
+    sign_in(page, inspector)
+    page.wait_for_selector("#rounds-list .card")
+    open_rounds = server.sql(
+        "SELECT count(*) FROM rounds r JOIN round_members m ON m.round_id = r.id JOIN users u ON u.id = m.user_id "
+        "WHERE u.username = ? AND r.status NOT IN ('cancelled', 'completed')", (inspector,))[0][0]
+    assert page.locator("#rounds-list .card").count() == open_rounds
+    shot(page, "02b-rounds-from-sign-in")
+
+    # The refresh that follows asks whether the pack changed since the sign-in: it did not, nothing comes again.
+    page.wait_for_function("() => document.body.dataset.outbox === '0'")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the app never refreshed the pack"
+    assert held[0].request.headers.get("if-none-match")
+    with page.expect_response("**/api/v1/pack") as answer:
+        held[0].continue_()
+    assert answer.value.status == 304
+    assert not console.unexpected(), console.unexpected()
+
+
 def test_expired_session_asks_to_sign_in_and_loses_nothing(server, context, console, inspector):
     visit_id = pending_visits(server, inspector)[0]
     photos = [jpeg(11), jpeg(12)]
