@@ -222,23 +222,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _measure_database(events: list[tuple[dict[str, Any], str, str]], args: argparse.Namespace) -> dict[str, Any]:
     """Store the chain as services/audit.py does, then time verifying it as the CLI does."""
-    import sqlalchemy as sa
+    from _db import postgres_schema
 
-    schema = None
     if args.database_url and args.database_url.startswith("postgresql"):
-        schema = f"li_bench_audit_{os.getpid()}"
-        admin = sa.create_engine(args.database_url)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        sep = "&" if "?" in args.database_url else "?"
-        args.database_url = f"{args.database_url}{sep}options=-csearch_path%3D{schema}"
-    try:
-        return _measure_database_in(events, args)
-    finally:
-        if schema is not None:
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-            admin.dispose()
+        with postgres_schema(args.database_url, "audit") as url:
+            return _measure_database_in(events, argparse.Namespace(**{**vars(args), "database_url": url}))
+    return _measure_database_in(events, args)
 
 
 def _measure_database_in(events: list[tuple[dict[str, Any], str, str]], args: argparse.Namespace) -> dict[str, Any]:
@@ -246,7 +235,7 @@ def _measure_database_in(events: list[tuple[dict[str, Any], str, str]], args: ar
     import sqlalchemy as sa
     from flask_migrate import upgrade
 
-    from lianduinspect import create_app
+    from _db import bench_app
     from lianduinspect.db import db
     from lianduinspect.models import AuditEvent, AuditHead
     from lianduinspect.services import audit_chain
@@ -254,8 +243,7 @@ def _measure_database_in(events: list[tuple[dict[str, Any], str, str]], args: ar
 
     with tempfile.TemporaryDirectory(prefix="audit-bench-") as folder:
         url = args.database_url or f"sqlite:///{os.path.join(folder, 'bench.sqlite3')}"
-        app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench", "STORAGE_URL": folder,
-                          "SIGNING_KEY_PATH": os.path.join(folder, "key.pem")})
+        app = bench_app(url, folder)
         with app.app_context():
             upgrade()
             session = db.session

@@ -52,13 +52,11 @@ def _database(folder: str, hashes: list[int]):
     """Return an app on a migrated SQLite database holding every hash as an evidence row."""
     from flask_migrate import upgrade
 
-    from lianduinspect import create_app
+    from _db import bench_app
     from lianduinspect.db import db
     from lianduinspect.models import Evidence, User, phash_columns
 
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{os.path.join(folder, 'bench.sqlite3')}",
-                      "SECRET_KEY": "bench", "STORAGE_URL": folder,
-                      "SIGNING_KEY_PATH": os.path.join(folder, "key.pem")})
+    app = bench_app(f"sqlite:///{os.path.join(folder, 'bench.sqlite3')}", folder)
     at = datetime(2024, 1, 1, tzinfo=timezone.utc)
     with app.app_context():
         upgrade()

@@ -74,15 +74,14 @@ def build_registry(url: str, *, targets: int, scenes: int) -> dict:
     """Migrate an empty database and fill it with the registry; return counts."""
     from flask_migrate import upgrade
 
-    from lianduinspect import create_app
+    from _db import bench_app
     from lianduinspect.db import db
     from lianduinspect.demo.generate import build_demo
     from lianduinspect.models import (Area, ChecklistItem, Department, Scene, SceneVersion, Squad, SquadArea, Target,
                                       User, UserRole)
 
     folder = os.path.dirname(url.removeprefix("sqlite:///"))
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": SECRET, "STORAGE_URL": folder,
-                      "SIGNING_KEY_PATH": os.path.join(folder, "key.pem")})
+    app = bench_app(url, folder, secret=SECRET)
     print(f"building a registry of {targets:,} targets ...", file=sys.stderr, flush=True)
     data = build_demo(seed=2024, targets=targets)
     scene_data = _scenes(scenes, data["scenes"])
@@ -148,7 +147,7 @@ def _history(app) -> dict:
 
 def run_generation(url: str) -> tuple[float, dict]:
     """Generate the period on a copy; return the wall time and what was written."""
-    from lianduinspect import create_app
+    from _db import bench_app
     from lianduinspect.db import db, transaction
     from lianduinspect.models import Round, Visit, VisitRound
     from lianduinspect.rules import draw
@@ -164,8 +163,7 @@ def run_generation(url: str) -> tuple[float, dict]:
             in_draw.append(time.perf_counter() - start)
 
     folder = os.path.dirname(url.removeprefix("sqlite:///"))
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": SECRET, "STORAGE_URL": folder,
-                      "SIGNING_KEY_PATH": os.path.join(folder, "key.pem")})
+    app = bench_app(url, folder, secret=SECRET)
     with app.app_context():
         db.session.execute(sa.text("SELECT 1"))  # connect before the clock starts, as a running app is
         db.session.rollback()

@@ -46,7 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import sqlalchemy as sa  # noqa: E402
 
-from lianduinspect import create_app  # noqa: E402
+from _db import PostgresSchema, bench_app  # noqa: E402
 from lianduinspect.db import db, transaction  # noqa: E402
 from lianduinspect.models import User  # noqa: E402
 
@@ -72,9 +72,7 @@ def sqlite_url(path: str) -> str:
 
 
 def make_app(path: str, folder: str):
-    return create_app({"TESTING": True, "DATABASE_URL": sqlite_url(path), "SECRET_KEY": "bench",
-                       "STORAGE_URL": os.path.join(folder, "evidence"),
-                       "SIGNING_KEY_PATH": os.path.join(folder, "audit.pem")})
+    return bench_app(sqlite_url(path), folder, storage=os.path.join(folder, "evidence"))
 
 
 def seed(path: str, folder: str, visits: int, items: int, now: datetime | None = None) -> dict:
@@ -182,6 +180,11 @@ def run_service(path: str, folder: str, entries: list[dict], now: datetime, labe
     return elapsed, statuses
 
 
+def written_columns(table: sa.Table) -> list[sa.Column]:
+    """Return the columns a writer gives values for (the audit events' query columns are computed)."""
+    return [column for column in table.columns if column.computed is None]
+
+
 def run_floor(source: str, target: str, folder: str) -> tuple[float, int]:
     """Insert every row the service wrote into a fresh copy with Core executemany, in one transaction."""
     app = make_app(target, folder)
@@ -189,7 +192,8 @@ def run_floor(source: str, target: str, folder: str) -> tuple[float, int]:
         reader = sa.create_engine(f"sqlite:///{source}")
         tables = db.metadata.tables
         with reader.connect() as conn:
-            rows = {name: [dict(r._mapping) for r in conn.execute(sa.select(tables[name]))] for name in WRITTEN}
+            rows = {name: [dict(r._mapping) for r in conn.execute(sa.select(*written_columns(tables[name])))]
+                    for name in WRITTEN}
             visits = tables["visits"]
             changed = [{"b_id": r.id, "b_status": r.status, "b_updated_at": r.updated_at} for r in conn.execute(
                 sa.select(visits.c.id, visits.c.status, visits.c.updated_at).where(visits.c.status != "pending"))]
@@ -215,7 +219,8 @@ def run_driver_floor(source: str, target: str) -> float:
     import sqlite3
 
     reader = sqlite3.connect(source)
-    rows = {name: reader.execute(f"SELECT * FROM {name}").fetchall() for name in WRITTEN}
+    columns = {name: ", ".join(c.name for c in written_columns(db.metadata.tables[name])) for name in WRITTEN}
+    rows = {name: reader.execute(f"SELECT {columns[name]} FROM {name}").fetchall() for name in WRITTEN}
     changed = reader.execute("SELECT status, updated_at, id FROM visits WHERE status != 'pending'").fetchall()
     head = reader.execute("SELECT seq, hash FROM audit_head").fetchone()
     reader.close()
@@ -228,7 +233,7 @@ def run_driver_floor(source: str, target: str) -> float:
     for name in WRITTEN:
         if rows[name]:
             marks = ", ".join("?" * len(rows[name][0]))
-            conn.executemany(f"INSERT INTO {name} VALUES ({marks})", rows[name])
+            conn.executemany(f"INSERT INTO {name} ({columns[name]}) VALUES ({marks})", rows[name])
     conn.executemany("UPDATE visits SET status = ?, updated_at = ? WHERE id = ?", changed)
     conn.execute("UPDATE audit_head SET seq = ?, hash = ?", head)
     conn.execute("COMMIT")
@@ -330,29 +335,6 @@ def run_http(url: str, folder: str, payloads: list[bytes], sizes: list[int], *, 
     return elapsed, statuses
 
 
-class PostgresSchema:
-    """A schema of the bench's own in the given PostgreSQL database, dropped when done."""
-
-    def __init__(self, base_url: str):
-        self.base_url = base_url
-        self.name = f"li_bench_sync_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        self.admin = sa.create_engine(base_url)
-        sep = "&" if "?" in base_url else "?"
-        self.url = f"{base_url}{sep}options=-csearch_path%3D{self.name}"
-
-    def reset(self) -> str:
-        """Drop and create the schema afresh; return the URL that uses it."""
-        with self.admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
-            conn.exec_driver_sql(f'CREATE SCHEMA "{self.name}"')
-        return self.url
-
-    def drop(self) -> None:
-        with self.admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
-        self.admin.dispose()
-
-
 def encode_batches(entries: list[dict], batch: int = 50) -> tuple[list[bytes], list[int]]:
     """Encode the POST /sync bodies the phones would send, before any clock starts."""
     parts = [entries[i:i + batch] for i in range(0, len(entries), batch)]
@@ -382,7 +364,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     configs = parse_configs(args.http)
     folder = tempfile.mkdtemp(prefix="li-sync-bench-")
-    pg = PostgresSchema(args.database_url) if args.database_url else None
+    pg = PostgresSchema(args.database_url, "sync") if args.database_url else None
     n = args.inspections
     lines: list[str] = []
     verdicts: list[bool] = []
