@@ -24,6 +24,7 @@ const SHELL = [
   "/static/js/screens/queue.js",
   "/static/js/screens/leader.js",
   "/static/js/screens/review.js",
+  "/static/js/screens/evaluations.js",
   "/static/icons/favicon-32.png",
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",

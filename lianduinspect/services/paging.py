@@ -25,12 +25,13 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise ValidationFailed({"cursor": ["Not a cursor from this API."]}) from None
 
 
-def paginate(session, stmt, id_column, cursor: str | None, limit: int):
-    """Run stmt ordered by id after the cursor; return (rows, next_cursor)."""
+def paginate(session, stmt, id_column, cursor: str | None, limit: int, *, newest_first: bool = False):
+    """Run stmt ordered by id after the cursor (descending with ``newest_first``); return (rows, next_cursor)."""
     after = decode_cursor(cursor)
     if after is not None:
-        stmt = stmt.where(id_column > after)
-    rows = list(session.scalars(stmt.order_by(id_column).limit(limit + 1)).unique())
+        stmt = stmt.where(id_column < after if newest_first else id_column > after)
+    order = id_column.desc() if newest_first else id_column
+    rows = list(session.scalars(stmt.order_by(order).limit(limit + 1)).unique())
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (encode_cursor(rows[-1].id) if more and rows else None)

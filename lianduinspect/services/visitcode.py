@@ -206,7 +206,7 @@ def summary(session, actor, *, now: datetime) -> dict:
 
 
 def comments(session, *, squad_id: int | None = None, cursor: str | None = None, limit: int = 50):
-    """Return a page of written evaluations for oversight, newest id last, with the visit's squad and scenes.
+    """Return a page of written evaluations for oversight, newest first, with the visit's squad and scenes.
 
     Only supervisors and admins call this: the evaluated squad never sees single evaluations.
     """
@@ -214,7 +214,7 @@ def comments(session, *, squad_id: int | None = None, cursor: str | None = None,
             .where(Evaluation.comment.is_not(None)))
     if squad_id is not None:
         stmt = stmt.where(Round.squad_id == squad_id)
-    rows, next_cursor = paginate(session, stmt, Evaluation.id, cursor, limit)
+    rows, next_cursor = paginate(session, stmt, Evaluation.id, cursor, limit, newest_first=True)
     out = []
     for evaluation in rows:
         visit = session.get(Visit, evaluation.visit_id)

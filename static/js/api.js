@@ -130,3 +130,9 @@ export const squad = (id) => get(`/squads/${id}`).then((r) => r.data);
 export const reviewQueue = (params = {}) => get(`/reviews/queue${qs(params)}`).then((r) => r.data);
 export const reviewInspection = (id) => get(`/reviews/inspections/${id}`).then((r) => r.data);
 export const review = (id, body) => request("POST", `/inspections/${id}/reviews`, { json: body }).then((r) => r.data);
+
+// --- enterprises' evaluations (online only) --------------------------------------------------------
+/** Aggregates: a leader's own squad (five or more, completed months), or per squad and department. */
+export const evaluationSummary = () => get("/evaluations/summary").then((r) => r.data);
+/** One page of written comments ({items, next_cursor}); supervisors and admins only. */
+export const evaluationComments = (params = {}) => get(`/evaluations/comments${qs(params)}`).then((r) => r.data);

@@ -98,6 +98,7 @@ function renderNav() {
   if (fieldUser()) tabs.push(["", "nav_rounds"]);
   if (has("leader", "admin")) tabs.push(["leader", "nav_leader"]);
   if (has("supervisor", "admin")) tabs.push(["review", "nav_review"]);
+  if (has("leader", "supervisor", "admin")) tabs.push(["evaluations", "nav_evaluations"]);
   tabs.push(["outbox", "nav_outbox"]);
   const current = (path) => (path === here || (path === "" && ["round", "visit"].includes(here)) ? "page" : null);
   mount(nav, h("ul", {}, tabs.map(([path, key]) =>
@@ -167,8 +168,8 @@ async function keepPack(got) {
   state.packAt = now;
 }
 
-/** Don't re-render under an inspector who is filling a form. */
-const isEditing = () => ["visit", "leader"].includes(route()[0]);
+/** Don't re-render under an inspector who is filling a form, or a reader who paged through comments. */
+const isEditing = () => ["visit", "leader", "evaluations"].includes(route()[0]);
 
 async function refreshOverlay() {
   const [entries, sent] = await Promise.all([db.getAll("outbox"), db.getAll("sent")]);
@@ -320,6 +321,7 @@ const lazy = {
   visit: () => import("./screens/visit.js"),
   leader: () => import("./screens/leader.js"),
   review: () => import("./screens/review.js"),
+  evaluations: () => import("./screens/evaluations.js"),
   outbox: () => import("./screens/queue.js"),
 };
 

@@ -195,7 +195,7 @@ def test_behind_a_proxy_each_forwarded_client_has_its_own_limit(app, visit):
         db.engine.dispose()
 
 
-def test_supervisors_read_written_evaluations_and_the_evaluated_squad_cannot(client, visit, as_supervisor, as_leader,
+def test_supervisors_read_written_evaluations_newest_first_and_the_evaluated_squad_cannot(client, visit, as_supervisor, as_leader,
                                                                            world):
     assert client.post(f"/api/v1/public/visits/{visit['code']}/evaluations",
                        json={"rating": 2, "comment": "检查人员态度生硬"}).status_code == 201
@@ -204,6 +204,12 @@ def test_supervisors_read_written_evaluations_and_the_evaluated_squad_cannot(cli
     assert listed.status_code == 200
     assert [(c["rating"], c["comment"], c["squad"]["name"]) for c in listed.json["items"]] == [
         (2, "检查人员态度生硬", "城东中队")]
+    assert client.post(f"/api/v1/public/visits/{visit['code']}/evaluations",
+                       json={"rating": 4, "comment": "现场指导耐心"}).status_code == 201
+    first = as_supervisor.get("/api/v1/evaluations/comments?limit=1").json
+    assert [c["comment"] for c in first["items"]] == ["现场指导耐心"]  # the newest first
+    rest = as_supervisor.get(f"/api/v1/evaluations/comments?limit=1&cursor={first['next_cursor']}").json
+    assert [c["comment"] for c in rest["items"]] == ["检查人员态度生硬"] and rest["next_cursor"] is None
     other_squad = as_supervisor.get(f"/api/v1/evaluations/comments?squad_id={world.other_squad.id}")
     assert other_squad.json["items"] == []
     assert as_leader.get("/api/v1/evaluations/comments").status_code == 403
