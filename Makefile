@@ -14,9 +14,10 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# Debian's Chromium drives the browser tests (Playwright never downloads a browser of its own).
+# Debian's Chromium drives the browser tests (Playwright never downloads a browser of its own);
+# a CJK font makes the screenshots of the Chinese screens readable.
 browsers:
-	@command -v chromium >/dev/null 2>&1 || scripts/install-chromium
+	@command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q . || scripts/install-chromium
 
 run: install
 	$(FLASK) db upgrade
