@@ -303,7 +303,7 @@ def _measure_database_in(events: list[tuple[dict[str, Any], str, str]], args: ar
     print(f"  copied-context floor: {t_copy * 1e3:8.1f} ms  {t_copy / n * 1e6:6.2f} µs/event  "
           f"(a fresh context copied per event, as verify hashes: verify is {t_stream / t_copy:.2f}x this)")
     print(f"verify_chain:           {t_stream * 1e3:8.1f} ms  {t_stream / n * 1e6:6.2f} µs/event  "
-          f"{t_stream / t_floor:.2f}x (end to end, as `flask audit verify`: pages read ahead on a second connection)")
+          f"{t_stream / t_floor:.2f}x (end to end, as `flask audit verify`: pages read ahead on other connections)")
     print(f"  without read-ahead:   {t_serial * 1e3:8.1f} ms  {t_serial / n * 1e6:6.2f} µs/event  "
           f"{t_serial / t_floor:.2f}x (read a page, then check it)")
     print(f"  reading pages alone:  {t_read * 1e3:8.1f} ms  {t_read / n * 1e6:6.2f} µs/event  "

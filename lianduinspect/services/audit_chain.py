@@ -11,8 +11,9 @@ values: the stored hashes and previous hashes, each concatenated, and the hashed
 event joined by 0x1e (canonical JSON escapes every control character). Checking a page is then
 one split, one SHA-256 per event and two string comparisons, all in C; a page that does not pass
 as a whole is read again row by row and walked event by event, which names the first broken link
-exactly. ``verify_chain`` reads the next pages on a connection of its own in a second thread
-while it hashes (SQLite and the PostgreSQL client wait without holding the GIL), so the
+exactly. ``verify_chain`` reads the next pages on connections of its own in other threads while
+it hashes (one on SQLite; two on PostgreSQL, whose server does most of the reading's work in a
+process per connection); SQLite and the PostgreSQL client wait without holding the GIL, so the
 database's work and the hashing overlap (bench/audit_verify.py).
 
 A consistent rewrite of the whole chain, or a dropped tail, passes the links; signed checkpoints
@@ -25,6 +26,7 @@ import json
 import os
 import re
 import secrets
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +43,7 @@ from . import audit
 EXPORT_FORMAT = "lianduinspect.audit-checkpoints.v1"
 BATCH = 5000
 READ_AHEAD = 2  # pages read ahead of the one being hashed
+READERS = {"postgresql": 2}  # connections reading ahead (one where not named)
 COPY_COLUMNS = ("at", "actor_id", "action", "subject_type", "subject_id", "data")
 
 # One page (seq > low AND seq <= high) aggregated: the number of events, the hashes and the
@@ -310,30 +313,39 @@ def _pages(session, after_seq: int, upto_seq: int, batch: int, read_ahead: bool
                 cursor.execute("SET LOCAL enable_sort TO DEFAULT")  # the rest of the caller's transaction
             cursor.close()
         return
-    # Only events up to upto_seq are read, and they never change: a second connection sees them.
-    raw = engine.raw_connection()
+    # Only events up to upto_seq are read, and they never change: other connections see them.
+    # PostgreSQL reads with two, in two server processes (its per-page work is the larger part).
+    readers = READERS.get(dialect, 1)
+    local, opened = threading.local(), []
+
+    def fetch(low: int, high: int):
+        if not hasattr(local, "cursor"):
+            raw = engine.raw_connection()
+            opened.append(raw)
+            local.cursor = _raw_cursor(raw.driver_connection, dialect)
+        return _fetch_page(local.cursor, sql, low, high)
+
     pending: deque = deque()
     try:
-        cursor = _raw_cursor(raw.driver_connection, dialect)
-        with ThreadPoolExecutor(1, thread_name_prefix="audit-read") as reader:
+        with ThreadPoolExecutor(readers, thread_name_prefix="audit-read") as reader:
             ranges = _ranges(after_seq, upto_seq, batch)
             try:
                 for low, high in ranges:
-                    pending.append((low, high, reader.submit(_fetch_page, cursor, sql, low, high)))
-                    if len(pending) > READ_AHEAD:
+                    pending.append((low, high, reader.submit(fetch, low, high)))
+                    if len(pending) > READ_AHEAD + readers - 1:
                         break
                 while pending:
                     low, high, future = pending.popleft()
                     following = next(ranges, None)
                     if following is not None:
-                        pending.append((*following, reader.submit(_fetch_page, cursor, sql, *following)))
+                        pending.append((*following, reader.submit(fetch, *following)))
                     yield low, high, future.result()
             finally:
                 for *_, future in pending:
                     future.cancel()
-        cursor.close()
     finally:
-        raw.close()
+        for raw in opened:
+            raw.close()
 
 
 def walk_stored(session, *, after_seq: int = 0, upto_seq: int, start_prev: str = chain.GENESIS_HASH,
