@@ -36,22 +36,34 @@ def _static_text(name: str) -> str:
         return fh.read()
 
 
-@bp.get("/")
-def index():
-    """Serve the app shell with the static version injected and app.css inlined."""
-    # The stylesheet travels inside the page: over HTTP/1.1 a browser opens at most six connections to a
-    # host, and a first-paint file beyond six waits for a free one, a round trip late on a slow link.
-    # The CSP admits exactly this style by its hash.
+def _shell() -> tuple[str, str]:
+    """Return the app shell's HTML and its Content-Security-Policy, built once per app (as the version is).
+
+    The stylesheet travels inside the page: over HTTP/1.1 a browser opens at most six connections to a
+    host, and a first-paint file beyond six waits for a free one, a round trip late on a slow link.
+    The CSP admits exactly this style by its hash.
+    """
+    cached = current_app.extensions.get("lianduinspect_shell")
+    if cached:
+        return cached
     css = _static_text("app.css")
     html = (_static_text("index.html").replace("__STATIC_VERSION__", static_version())
             .replace("__APP_CSS__", css))
     style = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
+    csp = (f"default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'sha256-{style}'; script-src 'self'; "
+           "connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; "
+           "frame-ancestors 'none'")
+    current_app.extensions["lianduinspect_shell"] = (html, csp)
+    return html, csp
+
+
+@bp.get("/")
+def index():
+    """Serve the app shell with the static version injected and app.css inlined."""
+    html, csp = _shell()
     response = current_app.response_class(html, mimetype="text/html")
     response.headers["Cache-Control"] = "no-cache"
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'sha256-{style}'; script-src 'self'; "
-        "connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; "
-        "frame-ancestors 'none'")
+    response.headers["Content-Security-Policy"] = csp
     return response
 
 

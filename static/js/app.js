@@ -354,7 +354,7 @@ export async function render() {
 
 /** What lazily loaded screens get from the app. */
 export const ctx = { state, render, syncNow, updateStatus, refreshOverlay, requestBackgroundSync,
-                     refreshPack: () => refreshPack(), has };
+                     refreshPack: () => refreshPack(), has, askToSignIn };
 
 // --- the inspector's rounds ---------------------------------------------------------------------------
 

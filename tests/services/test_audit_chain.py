@@ -121,13 +121,18 @@ def test_signing_key_is_generated_once_readable_by_the_owner_only(tmp_path):
     assert [p for p in os.listdir(tmp_path / "keys")] == ["audit_ed25519.pem"]
 
 
-def test_export_lists_checkpoints_with_the_public_key_and_is_audited(app, session, now):
+def _exported_after_one_checkpoint(app, now):
+    """Record four events, sign a checkpoint, export it; return (key, exported document)."""
     record_events(4, now)
     key = audit_chain.signing_key(app.config["SIGNING_KEY_PATH"])
     with transaction() as s:
         audit_chain.make_checkpoint(s, now=now, key=key)
     with transaction() as s:
-        doc = audit_chain.export_checkpoints(s, None, now=now, key=key)
+        return key, audit_chain.export_checkpoints(s, None, now=now, key=key)
+
+
+def test_export_lists_checkpoints_with_the_public_key_and_is_audited(app, session, now):
+    _key, doc = _exported_after_one_checkpoint(app, now)
     assert doc["format"] == audit_chain.EXPORT_FORMAT
     assert [c["payload"]["length"] for c in doc["checkpoints"]] == [4]
     assert chain.key_fingerprint(chain.load_public_key(doc["public_key"])) == doc["key_fingerprint"]
@@ -135,12 +140,7 @@ def test_export_lists_checkpoints_with_the_public_key_and_is_audited(app, sessio
 
 
 def test_checkpoint_in_a_file_signed_by_another_key_is_refused(app, session, now):
-    record_events(4, now)
-    key = audit_chain.signing_key(app.config["SIGNING_KEY_PATH"])
-    with transaction() as s:
-        audit_chain.make_checkpoint(s, now=now, key=key)
-    with transaction() as s:
-        doc = audit_chain.export_checkpoints(s, None, now=now, key=key)
+    key, doc = _exported_after_one_checkpoint(app, now)
     forger = chain.load_private_key(chain.generate_key())
     doc["checkpoints"].append(chain.sign_checkpoint(chain.Checkpoint(5, "f" * 64, now.isoformat()), forger))
     report = audit_chain.verify_chain(session, public_key=key.public_key(), exported=doc)

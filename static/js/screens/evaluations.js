@@ -55,7 +55,7 @@ function figures(agg) {
     dist ? h("div", { role: "group", "aria-labelledby": id },
       h("p", { class: "meta dist-h", id }, t("eval_distribution")),
       h("dl", { class: "dist" }, STARS.map((n) => h("div", {},
-        h("dt", {}, t("eval_stars", { n })), h("dd", {}, t("eval_n", { n: dist[n] ?? dist[String(n)] ?? 0 })))))) : null,
+        h("dt", {}, t("eval_stars", { n })), h("dd", {}, t("eval_n", { n: dist[n] ?? 0 })))))) : null,
   ];
 }
 
@@ -100,9 +100,7 @@ function commentCard(c) {
 
 function failure(err, ctx) {
   if (err instanceof api.ApiError && err.status === 401) {
-    // As the app does on an expired session: sign in again, then come back here.
-    ctx.state.returnTo = location.hash;
-    go("login/expired");
+    ctx.askToSignIn(); // sign in again, then come back here
     return "";
   }
   if (err instanceof api.ApiError) return t("error_generic", { msg: err.message });
