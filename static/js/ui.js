@@ -48,6 +48,11 @@ export const route = () => (location.hash.replace(/^#\/?/, "") || "").split("/")
 export const go = (path) => { location.hash = `#/${path}`; };
 
 /** A back link to a route. */
+/** The items of an API list: a page ({items, next_cursor}) or a plain array. */
+export const itemsOf = (data) => (Array.isArray(data) ? data : (data && data.items) || []);
+/** The name to show for a thing the API sends as an object ({name}, {full_name}, {title}, {code}) or a string. */
+export const nameOf = (x, fallback = "") =>
+  (x && typeof x === "object" ? x.name || x.full_name || x.title || x.code : x) || fallback;
 export const back = (path, label) => h("a", { href: `#/${path}`, class: "back" }, "‹ ", label);
 
 /** Local ISO 8601 time with the phone's offset (e.g. 2023-04-10T10:00:00+08:00). */

@@ -5,13 +5,12 @@
 // Online only: these are oversight screens, and nothing here touches the outbox or the pack.
 import * as api from "../api.js";
 import { fmtDate, t } from "../i18n.js";
-import { announce, go, h, mount, route } from "../ui.js";
+import { announce, go, h, mount, nameOf, route } from "../ui.js";
 
 const PAGE = 20; // comments per request: a phone screen or two
 const STARS = [5, 4, 3, 2, 1];
 
 const here = () => route()[0] === "evaluations";
-const name = (x, fallback = "—") => (x && typeof x === "object" ? x.name : x) || fallback;
 const avg = (x) => (x === undefined || x === null ? "—" : Number(x).toFixed(2));
 let uid = 0;
 
@@ -92,9 +91,9 @@ function commentCard(c) {
     h("span", { class: `badge ${tone}` }, t("eval_rating", { n: c.rating })),
     h("p", { class: "comment" }, c.comment),
     h("dl", { class: "kv" },
-      h("dt", {}, t("squad")), h("dd", { class: "eval-squad" }, name(c.squad)),
+      h("dt", {}, t("squad")), h("dd", { class: "eval-squad" }, nameOf(c.squad, "—")),
       h("dt", {}, t("scene")), h("dd", {}, (c.scenes || []).join(" + ") || "—"),
-      h("dt", {}, t("eval_target")), h("dd", {}, name(c.target)),
+      h("dt", {}, t("eval_target")), h("dd", {}, nameOf(c.target, "—")),
       h("dt", {}, t("eval_date")), h("dd", {}, fmtDate(c.created_on))));
 }
 

@@ -2,10 +2,7 @@
 // These work online only (the leader is at a desk or on signal); the inspector's capture never needs them.
 import * as api from "../api.js";
 import { fmtDate, fmtEndDate, t } from "../i18n.js";
-import { announce, back, go, h, mount } from "../ui.js";
-
-const list = (data) => (Array.isArray(data) ? data : (data && data.items) || []);
-const name = (x, fallback = "") => (x && typeof x === "object" ? x.name || x.title || x.code : x) || fallback;
+import { announce, back, go, h, mount, itemsOf as list, nameOf as name } from "../ui.js";
 
 export function progressOf(r) {
   const p = r.progress || r.counts || {};

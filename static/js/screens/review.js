@@ -2,10 +2,8 @@
 // their metadata and anomaly flags, and the decision with a reason (schemas/reviews.py).
 import * as api from "../api.js";
 import { fmtTime, t, tOr } from "../i18n.js";
-import { announce, back, go, h, mount } from "../ui.js";
+import { announce, back, go, h, mount, itemsOf as list, nameOf as name } from "../ui.js";
 
-const list = (data) => (Array.isArray(data) ? data : (data && data.items) || []);
-const name = (x, fallback = "") => (x && typeof x === "object" ? x.name || x.full_name || x.code : x) || fallback;
 const scenesOf = (x) => (x.scenes || []).map((s) => name(s)).join(" + ") || name(x.scene, "");
 
 export async function render(main, args) {
