@@ -228,6 +228,27 @@ def test_edited_hash_and_link_are_found_at_their_exact_seq(runner, events):
     assert "audit chain BROKEN at seq 21: prev_mismatch" in result.output
 
 
+@pytest.mark.parametrize("link", ["shortened", "lengthened"])
+def test_previous_hash_not_exactly_the_last_hash_is_found_even_when_rehashed(runner, events, link):
+    # The attacker stores a previous hash that begins like the right one, hashes the event over it
+    # and re-chains everything after: each hash then matches its bytes, but the link does not.
+    if link == "lengthened" and db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL's varchar(64) refuses a 65-character previous hash")
+    with unguarded() as conn:
+        rows = _rows(conn)
+        prev = rows[19][2]
+        prev = prev[:63] if link == "shortened" else prev + "0"
+        for row_seq, body, _ in rows[20:]:
+            digest = hashlib.sha256(prev.encode() + b"\n" + body).hexdigest()
+            conn.execute(sa.text("UPDATE audit_events SET prev_hash = :prev, hash = :hash WHERE seq = :seq"),
+                         {"prev": prev, "hash": digest, "seq": row_seq})
+            prev = digest
+        conn.execute(sa.text("UPDATE audit_head SET hash = :hash WHERE id = 1"), {"hash": prev})
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert "audit chain BROKEN at seq 21: prev_mismatch" in result.output
+
+
 def test_deleted_event_in_the_middle_is_named(runner, events):
     with unguarded() as conn:
         conn.exec_driver_sql("DELETE FROM audit_events WHERE seq = 12")

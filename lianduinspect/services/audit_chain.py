@@ -6,15 +6,16 @@ verifying the chain is hashing bodies. Verification first checks the live schema
 those columns from the body; where it does not (a column turned into a plain one), every event's
 columns are compared with its body as well, exactly and slowly.
 
-The chain is read a page of seqs at a time, and the database aggregates each page into a few
-values: the stored hashes and previous hashes, each concatenated, and the hashed bytes of every
-event joined by 0x1e (canonical JSON escapes every control character). Checking a page is then
-one split, one SHA-256 per event and two string comparisons, all in C; a page that does not pass
-as a whole is read again row by row and walked event by event, which names the first broken link
-exactly. ``verify_chain`` reads the next pages on connections of its own in other threads while
-it hashes (one on SQLite; two on PostgreSQL, whose server does most of the reading's work in a
-process per connection); SQLite and the PostgreSQL client wait without holding the GIL, so the
-database's work and the hashing overlap (bench/audit_verify.py).
+The chain is read a page of seqs at a time. SQLite aggregates each page into a few values: the
+stored hashes and previous hashes, each concatenated, and the hashed bytes of every event joined
+by 0x1e (canonical JSON escapes every control character); PostgreSQL sends each event's stored
+hash and hashed bytes as a row, which costs its server and the client less than aggregating.
+Checking a page is then one SHA-256 per event and two comparisons of joined strings, all in C; a
+page that does not pass as a whole is read again row by row and walked event by event, which
+names the first broken link exactly. ``verify_chain`` reads the next pages on connections of its
+own in other threads while it hashes (one on SQLite; two on PostgreSQL, whose server does much
+of the reading's work in a process per connection); SQLite and the PostgreSQL client wait
+without holding the GIL, so the database's work and the hashing overlap (bench/audit_verify.py).
 
 A consistent rewrite of the whole chain, or a dropped tail, passes the links; signed checkpoints
 catch both: the latest one in the database, and any exported to a file kept off the server.
@@ -46,12 +47,14 @@ READ_AHEAD = 2  # pages read ahead of the one being hashed
 READERS = {"postgresql": 2}  # connections reading ahead (one where not named)
 COPY_COLUMNS = ("at", "actor_id", "action", "subject_type", "subject_id", "data")
 
-# One page (seq > low AND seq <= high) aggregated: the number of events, the hashes and the
-# previous hashes each joined by commas in seq order, and every event's hashed bytes (previous
-# hash, newline, body) joined by 0x1e. Both databases keep every byte (a NUL included). SQLite
-# scans a rowid range (seq is the rowid) in seq order; PostgreSQL aggregates an ordered subquery.
-# Should either ever hand the rows over in another order, the page fails its check and is walked
-# row by row: slower, never wrong.
+# One page (seq > low AND seq <= high), in seq order: each event's stored hash and the bytes its
+# hash covers (previous hash, newline, body), which begin with the stored previous hash. SQLite
+# aggregates the page into three values (the hashes joined by commas, the previous hashes likewise,
+# the hashed bytes joined by 0x1e; it keeps every byte, a NUL included), scanning a rowid range
+# (seq is the rowid); PostgreSQL sends the rows, an index scan in seq order: aggregating them
+# there cost a microsecond per row and value on the server and more to send than the rows
+# (bench/audit_verify.py). Should either ever hand the rows over in another order, the page fails
+# its check and is walked row by row: slower, never wrong.
 _PAGE_SQL = {
     "sqlite": (
         "SELECT count(*), group_concat(hash, ','), group_concat(prev_hash, ','),"
@@ -59,9 +62,8 @@ _PAGE_SQL = {
         " FROM audit_events WHERE seq > ? AND seq <= ?"
     ),
     "postgresql": (
-        "SELECT count(*), string_agg(hash, ','), string_agg(prev_hash, ','),"
-        " string_agg(convert_to(prev_hash, 'UTF8') || '\\x0a'::bytea || body, '\\x1e'::bytea)"
-        " FROM (SELECT hash, prev_hash, body FROM audit_events WHERE seq > %s AND seq <= %s ORDER BY seq) AS page"
+        "SELECT hash, convert_to(prev_hash, 'UTF8') || '\\x0a'::bytea || body"
+        " FROM audit_events WHERE seq > %s AND seq <= %s ORDER BY seq"
     ),
 }
 _SEPARATOR = b"\x1e"
@@ -252,15 +254,13 @@ def uncomputed_copies(session) -> list[str]:
 def _check_page(page, prev: str, size: int) -> str | None:
     """Return a full page's hashes (hex, comma-separated) if every event in it links and hashes, else None.
 
-    The stored hashes must equal the computed ones, joined the same way; the previous hashes must
-    be the previous page's last hash followed by this page's all but last. A count of pieces other
-    than the count of events means a body holds the separator: the page is walked row by row.
+    ``page`` is ``(hashes, prefixes, pieces)`` (:func:`_page_parts`): the stored hashes joined by
+    commas; each event's stored previous hash and a newline, joined by commas, as bytes; and each
+    event's hashed bytes. The computed hashes, joined the same way, must equal the stored ones; the
+    previous hashes must be the previous page's last hash followed by this page's all but last.
     """
-    count, hashes, prevs, joined = page
-    if count != size or joined is None:
-        return None
-    pieces = bytes(joined).split(_SEPARATOR)
-    if len(pieces) != count:
+    hashes, prevs, pieces = page
+    if len(pieces) != size:
         return None
     digests: list[bytes] = []
     append, fresh = digests.append, _FRESH_SHA256.copy
@@ -269,9 +269,29 @@ def _check_page(page, prev: str, size: int) -> str | None:
         hasher.update(piece)
         append(hasher.digest())
     listed = b"".join(digests).hex(",", 32)  # "h1,h2,...": a comma between every 32 bytes
-    if listed != hashes or prevs != (f"{prev},{listed[:-65]}" if count > 1 else prev):
+    inner = listed[:-65].replace(",", "\n,")  # the page's hashes but the last, each then a newline
+    linked = f"{prev}\n,{inner}\n" if size > 1 else f"{prev}\n"
+    if listed != hashes or prevs != linked.encode("ascii"):
         return None
     return listed
+
+
+def _page_parts(dialect: str, result) -> tuple[str, bytes, list[bytes]]:
+    """Return a fetched page as (hashes joined by commas, each previous hash and a newline joined by
+    commas, hashed bytes per event)."""
+    if dialect == "postgresql":
+        pieces = [record for _, record in result]
+        # Each piece begins with its stored previous hash and a newline: 64 hex digits and b"\n"
+        # where it links, anything else where it does not.
+        return ",".join([hash_ for hash_, _ in result]), b",".join([piece[:65] for piece in pieces]), pieces
+    count, hashes, prevs, joined = result[0]
+    if not count or joined is None:
+        return "", b"", []
+    pieces = bytes(joined).split(_SEPARATOR)
+    if len(pieces) != count:  # a body holds the separator: walk the page row by row
+        return "", b"", []
+    # "p1,p2" becomes "p1\n,p2\n", as the pieces begin (one-to-one: a newline before every comma).
+    return hashes, prevs.encode().replace(b",", b"\n,") + b"\n", pieces
 
 
 def _ranges(after_seq: int, upto_seq: int, batch: int) -> Iterator[tuple[int, int]]:
@@ -279,9 +299,9 @@ def _ranges(after_seq: int, upto_seq: int, batch: int) -> Iterator[tuple[int, in
         yield low, min(low + batch, upto_seq)
 
 
-def _fetch_page(cursor, sql: str, low: int, high: int):
-    cursor.execute(sql, (low, high))
-    return cursor.fetchone()
+def _fetch_page(cursor, dialect: str, low: int, high: int) -> tuple[str, bytes, list[bytes]]:
+    cursor.execute(_PAGE_SQL[dialect], (low, high))
+    return _page_parts(dialect, cursor.fetchall())
 
 
 def _raw_cursor(driver_connection, dialect: str):
@@ -297,17 +317,16 @@ def _raw_cursor(driver_connection, dialect: str):
 
 def _pages(session, after_seq: int, upto_seq: int, batch: int, read_ahead: bool
            ) -> Iterator[tuple[int, int, tuple]]:
-    """Yield (low, high, aggregated page) in order; read ahead on a connection of its own if asked."""
+    """Yield (low, high, page parts) in order; read ahead on a connection of its own if asked."""
     connection = session.connection()
     dialect = connection.dialect.name
-    sql = _PAGE_SQL[dialect]
     engine = connection.engine
     in_memory = dialect == "sqlite" and engine.url.database in (None, "", ":memory:")
     if not read_ahead or in_memory:
         cursor = _raw_cursor(connection.connection.driver_connection, dialect)
         try:
             for low, high in _ranges(after_seq, upto_seq, batch):
-                yield low, high, _fetch_page(cursor, sql, low, high)
+                yield low, high, _fetch_page(cursor, dialect, low, high)
         finally:
             if dialect == "postgresql":
                 cursor.execute("SET LOCAL enable_sort TO DEFAULT")  # the rest of the caller's transaction
@@ -323,7 +342,7 @@ def _pages(session, after_seq: int, upto_seq: int, batch: int, read_ahead: bool
             raw = engine.raw_connection()
             opened.append(raw)
             local.cursor = _raw_cursor(raw.driver_connection, dialect)
-        return _fetch_page(local.cursor, sql, low, high)
+        return _fetch_page(local.cursor, dialect, low, high)
 
     pending: deque = deque()
     try:
