@@ -334,30 +334,6 @@ class EvidenceStateSchema(Schema):
     missing = fields.List(fields.String())
 
 
-class InspectionSchema(Schema):
-    """The stored record: the one success shape of PUT (200 and 201) and GET."""
-
-    id = fields.Integer()
-    uuid = fields.String()
-    visit_id = fields.Integer()
-    revision = fields.Integer()
-    supersedes = fields.String(allow_none=True)
-    status = fields.String()
-    outcome = fields.String()
-    started_at = fields.DateTime()
-    finished_at = fields.DateTime()
-    location = fields.Nested(LocationSchema, allow_none=True)
-    inspectors = fields.List(fields.Nested(InspectorSchema))
-    results = fields.List(fields.Nested(ResultSchema))
-    scene_photos = fields.List(fields.Nested(PhotoSchema))
-    notes = fields.String(allow_none=True)
-    late_reason = fields.String(allow_none=True)
-    signature_sha256 = fields.String(allow_none=True)
-    evidence = fields.Nested(EvidenceStateSchema)
-    evidence_complete = fields.Boolean()
-    received_at = fields.DateTime()
-
-
 class ReceiptSchema(Schema):
     """What a sync batch acknowledges per stored record: kept small for phones on weak signal.
 
@@ -375,6 +351,20 @@ class ReceiptSchema(Schema):
     evidence = fields.Nested(EvidenceStateSchema)
     evidence_complete = fields.Boolean()
     received_at = fields.DateTime()
+
+
+class InspectionSchema(ReceiptSchema):
+    """The stored record: the one success shape of PUT (200 and 201) and GET; a receipt and the content."""
+
+    started_at = fields.DateTime()
+    finished_at = fields.DateTime()
+    location = fields.Nested(LocationSchema, allow_none=True)
+    inspectors = fields.List(fields.Nested(InspectorSchema))
+    results = fields.List(fields.Nested(ResultSchema))
+    scene_photos = fields.List(fields.Nested(PhotoSchema))
+    notes = fields.String(allow_none=True)
+    late_reason = fields.String(allow_none=True)
+    signature_sha256 = fields.String(allow_none=True)
 
 
 class SyncErrorSchema(Schema):
