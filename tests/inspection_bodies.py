@@ -24,6 +24,15 @@ def visits_of(session, rnd) -> list[Visit]:
     return list(session.scalars(select(Visit).where(Visit.round_id == rnd.id).order_by(Visit.id)))
 
 
+def loaded_visits(session, *rounds) -> list[Visit]:
+    """Return the rounds' visits in order, their checklists loaded for use after the session closes."""
+    found = [visit for rnd in rounds for visit in visits_of(session, rnd)]
+    for visit in found:
+        for rnd in visit.rounds:
+            rnd.scene_version.items  # noqa: B018  (load while the session is open)
+    return found
+
+
 def checklist(visit) -> list:
     """Return a visit's merged checklist: the items of every served round's pinned version, once each."""
     items = {}

@@ -11,26 +11,20 @@ from lianduinspect.db import db
 from lianduinspect.models import Inspection, InspectionConflict, ItemResult, Visit
 
 from ..conftest import ApiClient
-from ..inspection_bodies import body, new_uuid, sha, visits_of
+from ..inspection_bodies import body, loaded_visits, new_uuid, sha, visits_of
 
 RECORD_KEYS = {"id", "uuid", "visit_id", "revision", "supersedes", "status", "outcome", "started_at", "finished_at",
                "location", "inspectors", "results", "scene_photos", "notes", "late_reason", "signature_sha256",
                "evidence", "evidence_complete", "received_at"}
 
 
-@pytest.fixture(autouse=True)
-def fixed_clock(app, now):
-    app.config["FIXED_NOW"] = now
+pytestmark = pytest.mark.usefixtures("fixed_clock")
 
 
 @pytest.fixture
 def visits(app, world):
     with app.app_context():
-        found = visits_of(db.session, world.round)
-        for v in found:
-            for r in v.rounds:
-                r.scene_version.items  # load while the session is open  # noqa: B018
-        return found
+        return loaded_visits(db.session, world.round)
 
 
 def _state(app):

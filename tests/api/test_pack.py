@@ -13,9 +13,7 @@ from ..factories import make_round, make_scene
 from ..inspection_bodies import body, new_uuid, visits_of
 
 
-@pytest.fixture(autouse=True)
-def fixed_clock(app, now):
-    app.config["FIXED_NOW"] = now
+pytestmark = pytest.mark.usefixtures("fixed_clock")
 
 
 def test_pack_holds_only_the_users_open_rounds(app, world, as_inspector, as_stranger):

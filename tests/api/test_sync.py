@@ -11,22 +11,16 @@ from lianduinspect.db import db
 from lianduinspect.models import Inspection, InspectionConflict
 from lianduinspect.schemas import inspections as wire
 
-from ..inspection_bodies import body, new_uuid, sha, visits_of
+from ..inspection_bodies import body, loaded_visits, new_uuid, sha
 
 
-@pytest.fixture(autouse=True)
-def fixed_clock(app, now):
-    app.config["FIXED_NOW"] = now
+pytestmark = pytest.mark.usefixtures("fixed_clock")
 
 
 @pytest.fixture
 def visits(app, world):
     with app.app_context():
-        found = visits_of(db.session, world.round) + visits_of(db.session, world.other_round)
-        for v in found:
-            for r in v.rounds:
-                r.scene_version.items  # noqa: B018  (load while the session is open)
-        return found
+        return loaded_visits(db.session, world.round, world.other_round)
 
 
 def _count(app, model):
