@@ -12,11 +12,20 @@ bp = Blueprint("web", __name__)
 compress = Compress()  # flask-compress: gzip/brotli for the shell and JSON, by Accept-Encoding
 
 
+def _once(name: str, build):
+    """Return what ``build()`` returns, built once per app: static/ changes only with a deploy."""
+    key = f"lianduinspect_{name}"
+    if key not in current_app.extensions:
+        current_app.extensions[key] = build()
+    return current_app.extensions[key]
+
+
 def static_version() -> str:
     """Return a short hash of every file under static/, so a new deploy names a new cache."""
-    cached = current_app.extensions.get("lianduinspect_static_version")
-    if cached:
-        return cached
+    return _once("static_version", _hash_static)
+
+
+def _hash_static() -> str:
     digest = hashlib.sha256()
     root = current_app.static_folder
     for folder, dirs, files in sorted(os.walk(root)):
@@ -26,9 +35,7 @@ def static_version() -> str:
             digest.update(os.path.relpath(path, root).encode() + b"\0")
             with open(path, "rb") as fh:
                 digest.update(hashlib.sha256(fh.read()).digest())
-    version = digest.hexdigest()[:12]
-    current_app.extensions["lianduinspect_static_version"] = version
-    return version
+    return digest.hexdigest()[:12]
 
 
 def _static_text(name: str) -> str:
@@ -43,9 +50,10 @@ def _shell() -> tuple[str, str]:
     host, and a first-paint file beyond six waits for a free one, a round trip late on a slow link.
     The CSP admits exactly this style by its hash.
     """
-    cached = current_app.extensions.get("lianduinspect_shell")
-    if cached:
-        return cached
+    return _once("shell", _build_shell)
+
+
+def _build_shell() -> tuple[str, str]:
     css = _static_text("app.css")
     html = (_static_text("index.html").replace("__STATIC_VERSION__", static_version())
             .replace("__APP_CSS__", css))
@@ -53,7 +61,6 @@ def _shell() -> tuple[str, str]:
     csp = (f"default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'sha256-{style}'; script-src 'self'; "
            "connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; "
            "frame-ancestors 'none'")
-    current_app.extensions["lianduinspect_shell"] = (html, csp)
     return html, csp
 
 
@@ -70,7 +77,7 @@ def index():
 @bp.get("/sw.js")
 def service_worker():
     """Serve the service worker from the root scope, versioned by the static hash."""
-    js = _static_text("sw.js").replace("__STATIC_VERSION__", static_version())
+    js = _once("service_worker", lambda: _static_text("sw.js").replace("__STATIC_VERSION__", static_version()))
     response = current_app.response_class(js, mimetype="text/javascript")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"
