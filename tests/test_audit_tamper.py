@@ -57,13 +57,16 @@ def _rows(conn) -> list[tuple[int, bytes, str]]:
     return [(r[0], bytes(r[1]), r[2]) for r in conn.execute(sa.text("SELECT seq, body, hash FROM audit_events ORDER BY seq"))]
 
 
-def _rewrite_from(conn, seq: int, change) -> None:
-    """Change event ``seq``'s content and re-chain every later event consistently, head included."""
+def _rewrite_from(conn, seq: int, change=None, *, link=None) -> None:
+    """Change event ``seq``'s content (or store ``link(right previous hash)`` as its previous hash) and
+    re-chain every later event consistently, head included."""
     rows = _rows(conn)
     prev = rows[seq - 2][2] if seq > 1 else "0" * 64
+    if link is not None:
+        prev = link(prev)
     for row_seq, body, _ in rows[seq - 1:]:
         content = json.loads(body)
-        if row_seq == seq:
+        if row_seq == seq and change is not None:
             change(content)
         new_body = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         digest = hashlib.sha256(prev.encode() + b"\n" + new_body).hexdigest()
@@ -235,15 +238,7 @@ def test_previous_hash_not_exactly_the_last_hash_is_found_even_when_rehashed(run
     if link == "lengthened" and db.engine.dialect.name == "postgresql":
         pytest.skip("PostgreSQL's varchar(64) refuses a 65-character previous hash")
     with unguarded() as conn:
-        rows = _rows(conn)
-        prev = rows[19][2]
-        prev = prev[:63] if link == "shortened" else prev + "0"
-        for row_seq, body, _ in rows[20:]:
-            digest = hashlib.sha256(prev.encode() + b"\n" + body).hexdigest()
-            conn.execute(sa.text("UPDATE audit_events SET prev_hash = :prev, hash = :hash WHERE seq = :seq"),
-                         {"prev": prev, "hash": digest, "seq": row_seq})
-            prev = digest
-        conn.execute(sa.text("UPDATE audit_head SET hash = :hash WHERE id = 1"), {"hash": prev})
+        _rewrite_from(conn, 21, link=(lambda right: right[:63]) if link == "shortened" else (lambda right: right + "0"))
     result = _verify(runner)
     assert result.exit_code == 1
     assert "audit chain BROKEN at seq 21: prev_mismatch" in result.output
