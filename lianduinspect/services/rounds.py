@@ -1057,6 +1057,9 @@ def create_round(session, actor, values: dict, *, now: datetime) -> Round:
             problems.append(f"Target {target_id} is not active.")
         elif target.area_id not in areas:
             problems.append(f"Target {target_id} is outside the squad's areas.")
+        elif target.category != version.category:
+            # The scene's checklist is written for one kind of target (a restaurant's is no use at a building site).
+            problems.append(f"Target {target_id} is a {target.category}; this scene inspects {version.category}.")
     if problems:
         raise ValidationFailed({"target_ids": problems})
     team_reason = values.get("team_reason")

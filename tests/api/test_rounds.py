@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from lianduinspect.models import AuditEvent, Round, Visit
 
-from ..factories import make_round, make_user
+from ..factories import make_round, make_target, make_user
 from ..services.test_rounds import inspect
 
 
@@ -142,6 +142,16 @@ def test_ad_hoc_round_targets_must_be_active_and_in_the_squads_areas(world, as_l
     assert error["details"]["target_ids"] == [f"Target {world.other_targets[0].id} is outside the squad's areas.",
                                               "No target 999999."]
     _error(as_admin.post("/api/v1/rounds", json=_ad_hoc(world, kind="scheduled")), 422, "validation")
+
+
+def test_ad_hoc_round_targets_must_be_of_the_scenes_category(world, as_leader, session):
+    site = make_target(session, world.targets[0].area, category="construction", name="莲都区某建筑工地")
+    session.commit()
+    error = _error(as_leader.post("/api/v1/rounds", json=_ad_hoc(world, target_ids=[world.targets[4].id, site.id])),
+                   422, "validation")
+    assert error["details"]["target_ids"] == [f"Target {site.id} is a construction; this scene inspects restaurant."]
+    assert _events(session, "round.create") == []
+    assert session.scalar(select(Visit.id).where(Visit.target_id == site.id)) is None
 
 
 def test_ad_hoc_round_needs_two_certified_squad_members(world, as_leader, session):

@@ -86,6 +86,14 @@ def test_leader_reassigns_a_team(server, context, console):
     page.fill("#round-title", "群众投诉：油烟扰民")
     page.fill("#target-q", "")
     page.click("#target-search")
+    page.wait_for_selector("#target-results input")
+    # Only targets of the kind the scene's checklist is written for are offered.
+    scene_id = int(page.locator("#round-scene").input_value())
+    offered = page.eval_on_selector_all("#target-results input", "boxes => boxes.map((b) => Number(b.value))")
+    category = server.sql("SELECT v.category FROM scenes s JOIN scene_versions v ON v.scene_id = s.id "
+                          "AND v.version = s.current_version WHERE s.id = ?", (scene_id,))[0][0]
+    kinds = {server.sql("SELECT category FROM targets WHERE id = ?", (target_id,))[0][0] for target_id in offered}
+    assert kinds == {category}, (category, kinds)
     page.locator("#target-results input").first.check()
     members = page.locator("#round-form fieldset.checks input[name=member]")
     members.nth(0).check()

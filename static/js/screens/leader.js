@@ -128,10 +128,17 @@ async function newRoundScreen(main, ctx) {
                   onclick: () => { chosen.delete(tg.id); drawChosen(); } }, "×"))));
   const results = h("ul", { id: "target-results", class: "checks" });
   const q = h("input", { id: "target-q", type: "search" });
-  // Only targets in the squad's own areas may be put on its round.
+  // Only targets in the squad's own areas, of the kind the scene's checklist is written for, may be put on its round.
   const area = h("select", { id: "target-area" }, (squad.areas || []).map((a) => h("option", { value: a.id }, a.name)));
+  const categories = new Map(list(scenes).map((s) => [String(s.id), s.current ? s.current.category : s.category]));
+  const scene = h("select", { id: "round-scene", name: "scene_id", onchange: () => {
+    for (const [id, tg] of chosen) if (tg.category !== categories.get(scene.value)) chosen.delete(id);
+    drawChosen();
+    results.replaceChildren();
+  } }, list(scenes).map((s) => h("option", { value: s.id }, (s.current && s.current.name) || s.name || s.code)));
   const search = async () => {
-    const found = list(await api.targets({ q: q.value.trim(), area_id: area.value, active: "true", limit: 20 }));
+    const found = list(await api.targets({ q: q.value.trim(), area_id: area.value, category: categories.get(scene.value),
+                                           active: "true", limit: 20 }));
     results.replaceChildren(...found.map((tg) => h("li", {}, h("label", {},
       h("input", { type: "checkbox", value: tg.id, checked: chosen.has(tg.id),
                    onchange: (e) => { if (e.target.checked) chosen.set(tg.id, tg); else chosen.delete(tg.id); drawChosen(); } }),
@@ -142,8 +149,7 @@ async function newRoundScreen(main, ctx) {
     h("label", { for: "round-kind" }, t("round_kind")),
     h("select", { id: "round-kind", name: "kind" }, ["complaint", "campaign"].map((k) => h("option", { value: k }, t(`kind_${k}`)))),
     h("label", { for: "round-scene" }, t("scene")),
-    h("select", { id: "round-scene", name: "scene_id" }, list(scenes).map((s) =>
-      h("option", { value: s.id }, (s.current && s.current.name) || s.name || s.code))),
+    scene,
     h("label", { for: "round-title" }, t("title")),
     h("input", { id: "round-title", name: "title", required: true }),
     h("label", { for: "round-start" }, t("window_start")),
