@@ -5,8 +5,8 @@ Plain Python literals, no I/O. The areas, departments and enforcement modes foll
 publish. A legal basis names an article only where the article's wording was checked against the
 current text (大气污染防治法 2018, 食品安全法 2021, 消防法 2021, 固体废物污染环境防治法 2020, 噪声污染
 防治法 2021, 计量法 2018, 城市市容和环境卫生管理条例 2017, 公共场所卫生管理条例 2019, 娱乐场所管理
-条例 2020, 互联网上网服务营业场所管理条例 2022, 农药管理条例 2022) or is long settled (城乡规划法
-第四十条, 广告法第九条、第四十二条); otherwise it names the law alone, rather than guess a number.
+条例 2020, 互联网上网服务营业场所管理条例 2022, 农药管理条例 2022, 城乡规划法 2019 第四十条, 广告法
+2021 第九条、第四十二条); otherwise it names the law alone, rather than guess a number.
 """
 from __future__ import annotations
 
