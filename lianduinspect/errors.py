@@ -31,9 +31,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     # {"clashes": {user id: {"targets": [target ids], "reason": str}}}: rotation (回避) needs a reason
     "round.rotation_clash": (422, "Someone on this team inspected one of its targets last time; give a reason."),
     "visit.closed": (409, "The visit is no longer pending."),  # {"status": str}
-    "inspection.conflict": (409, "Same inspection ID, different content."),  # {"stored": record}
-    "inspection.locked": (409, "This revision has been reviewed and is locked."),  # {"revision": n}
+    # {"reason": str, "kept": true (the body waits for a supervisor: GET /conflicts), "stored": record}
+    "inspection.conflict": (409, "Same inspection ID, different content."),
+    "inspection.locked": (409, "This revision has been reviewed and is locked."),  # {"revision": n, "kept"?}
     "inspection.visit_closed": (409, "The visit is not open for inspection."),  # {"status": str}
+    "conflict.resolved": (409, "This kept record has been resolved already."),  # {"resolved_at": time}
     "evidence.hash_mismatch": (422, "The bytes do not match their SHA-256."),  # {"computed": hex}
     "evidence.offset_mismatch": (409, "The upload offset does not match."),  # {"offset": held}
     "evidence.too_large": (413, "The photo is too large."),  # {"limit": bytes}

@@ -22,6 +22,9 @@ ROUND_KINDS = ("scheduled", "complaint", "campaign", "reinspection")
 ROUND_STATUSES = ("planned", "in_progress", "completed", "overdue", "cancelled")
 VISIT_STATUSES = ("pending", "inspected", "unreachable", "skipped")
 EXEMPTIONS = ("high_risk", "complaint", "reinspection")
+# Why a body was kept aside: its UUID holds other content; its visit has a record it does not say
+# it corrects; it corrects a revision someone has corrected already.
+CONFLICT_REASONS = ("same_uuid", "visit_inspected", "stale_supersedes")
 RESULTS = ("pass", "fail", "na")
 OUTCOMES = ("pass", "rectify", "refer")
 INSPECTION_STATUSES = ("submitted", "approved", "rejected", "needs_evidence", "superseded")
@@ -432,7 +435,10 @@ class Evidence(db.Model):
 
 
 class InspectionConflict(db.Model):
-    """A body that arrived under a stored inspection's UUID with different content; kept for review."""
+    """A body that could not be stored as it came (its UUID or its visit is taken); kept for a supervisor.
+
+    ``reason`` is one of CONFLICT_REASONS; a supervisor resolves it with a note, once.
+    """
 
     __tablename__ = "inspection_conflicts"
     __table_args__ = (UniqueConstraint("uuid", "body_digest"),)
@@ -442,6 +448,11 @@ class InspectionConflict(db.Model):
     body_digest: Mapped[str] = mapped_column(String(64))
     submitted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)  # null: kept before 0002
+    reason: Mapped[str | None] = mapped_column(String(24))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution: Mapped[str | None] = mapped_column(Text)
 
 
 class Rectification(db.Model):

@@ -78,6 +78,9 @@ POLICY: dict[str, object] = {
     "api.reviews_get": REVIEWERS,
     "api.reviews_create": REVIEWERS,
     "api.reviews_bulk_approve": REVIEWERS,
+    "api.conflicts_list": REVIEWERS,
+    "api.conflicts_get": REVIEWERS,
+    "api.conflicts_resolve": REVIEWERS,
     "api.reports_summary": OVERSIGHT,  # leaders: their own squad (services/reviews.py)
     "api.rectifications_list": ANY,  # inspectors and leaders: their squad's; supervisors, admins: all
     "api.rectifications_update": LEADERS,  # the squad's leader (404 across squads), admins

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
-from lianduinspect.models import (ChecklistItem, Evaluation, Evidence, Inspection, InspectionPhoto, ItemResult,
-                                  Rectification, Review, Visit)
+from lianduinspect.models import (ChecklistItem, Evaluation, Evidence, Inspection, InspectionConflict, InspectionPhoto,
+                                  ItemResult, Rectification, Review, Visit)
 from lianduinspect.rules.periods import BUREAU_TZ
 
 _counter = itertools.count(1)
@@ -197,7 +197,7 @@ def evidence_from_bytes(session, data: bytes, *, uploaded_by, facts: dict | None
 
 
 def issue6_rows(session, world) -> SimpleNamespace:
-    """Make (once per world) a submitted record with a failed item and its rectification."""
+    """Make (once per world) a submitted record with a failed item, its rectification, and a kept conflict."""
     made = getattr(world, "_issue6", None)
     if made is not None:
         return made
@@ -209,8 +209,13 @@ def issue6_rows(session, world) -> SimpleNamespace:
                                  photos=[{"sha256": before.sha256, "item_id": item.id}])
     rect = make_rectification(session, inspection, item.id, deadline=STARTED + timedelta(days=7),
                               before_sha256=before.sha256)
+    kept = InspectionConflict(uuid=inspection.uuid, body={"visit_id": visit.id, "outcome": "pass", "results": []},
+                              body_digest="0" * 64, submitted_by_id=world.inspector.id, received_at=STARTED,
+                              visit_id=visit.id, reason="same_uuid")
+    session.add(kept)
     session.commit()
-    made = SimpleNamespace(inspection_id=inspection.id, rectification_id=rect.id, code=visit.code)
+    made = SimpleNamespace(inspection_id=inspection.id, rectification_id=rect.id, code=visit.code,
+                           conflict_id=kept.id)
     world._issue6 = made
     return made
 

@@ -393,17 +393,19 @@ class _Ingest:
                 with session.begin_nested():
                     session.execute(insert(InspectionConflict.__table__).values(
                         uuid=inspection_uuid, body=body, body_digest=digest,
-                        submitted_by_id=getattr(self.actor, "id", None), received_at=self.now))
+                        submitted_by_id=getattr(self.actor, "id", None), received_at=self.now,
+                        visit_id=stored.visit_id, reason=reason))
             except IntegrityError:
                 pass  # the same conflict arrived twice at once; it is kept already
             else:
                 audit.record(session, self.actor, "inspection.conflict", "inspection", inspection_uuid,
                              {"reason": reason, "body_digest": digest, "stored_uuid": stored.uuid,
                               "stored_digest": stored.body_digest, "visit_id": values["visit_id"]}, now=self.now)
+        # "kept": the body is stored for a supervisor (GET /conflicts), so the phone need not keep it.
         if decision == "locked":
-            error = ApiError("inspection.locked", details={"revision": stored.revision})
+            error = ApiError("inspection.locked", details={"revision": stored.revision, "kept": True})
         else:
-            error = ApiError("inspection.conflict", details={"reason": reason})
+            error = ApiError("inspection.conflict", details={"reason": reason, "kept": True})
         return Submission(decision, stored, error)
 
     # ---- writes -------------------------------------------------------------------------------

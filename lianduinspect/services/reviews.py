@@ -90,7 +90,7 @@ def queue(session, actor, *, squad_id=None, scene_id=None, period=None, flagged=
     rows = list(session.scalars(stmt).unique())
     more = len(rows) > limit
     rows = rows[:limit]
-    return [_summary(session, row) for row in rows], (_encode_cursor(rows[-1]) if more and rows else None)
+    return [summary(session, row) for row in rows], (_encode_cursor(rows[-1]) if more and rows else None)
 
 
 def _rounds_of(session, visit: Visit) -> list[Round]:
@@ -99,12 +99,14 @@ def _rounds_of(session, visit: Visit) -> list[Round]:
     return [rounds[k] for k in sorted(rounds)]
 
 
-def _person(user: User) -> dict:
+def person(user: User) -> dict:
+    """Return a person as records show them: name, certificate and department."""
     return {"id": user.id, "full_name": user.full_name, "certificate_no": user.certificate_no,
             "department": user.department.short if user.department else None}
 
 
-def _summary(session, inspection: Inspection) -> dict:
+def summary(session, inspection: Inspection) -> dict:
+    """Return a revision as the queue lists it: target, squad, scenes, inspectors, flags, times."""
     visit = inspection.visit
     rounds = _rounds_of(session, visit)
     squad = visit.round.squad
@@ -115,7 +117,7 @@ def _summary(session, inspection: Inspection) -> dict:
         "squad": {"id": squad.id, "name": squad.name},
         "scenes": [{"id": r.scene_id, "name": r.scene_version.name, "round_id": r.id, "period_key": r.period_key}
                    for r in rounds],
-        "inspectors": [_person(u) for u in inspection.inspectors],
+        "inspectors": [person(u) for u in inspection.inspectors],
         "flags_count": None if inspection.flags is None else len(inspection.flags),
         "evidence_complete": inspection.evidence_complete,
         "started_at": inspection.started_at, "finished_at": inspection.finished_at,
@@ -245,7 +247,7 @@ def get_record(session, actor, inspection_id: int, *, now: datetime, config) -> 
     rects = session.scalars(select(Rectification).where(Rectification.inspection_id == inspection.id)
                             .order_by(Rectification.id)).all()
     submitter = session.get(User, inspection.submitted_by_id)
-    record = _summary(session, inspection)
+    record = summary(session, inspection)
     record.update({
         "visit": {"id": visit.id, "status": visit.status, "planned_month": visit.planned_month,
                   "exemption": visit.exemption},
@@ -255,7 +257,7 @@ def get_record(session, actor, inspection_id: int, *, now: datetime, config) -> 
         "rounds": [{"id": r.id, "kind": r.kind, "period_key": r.period_key, "scene_id": r.scene_id,
                     "scene": r.scene_version.name, "window_start": r.window_start, "window_end": r.window_end,
                     "created_at": r.created_at} for r in _rounds_of(session, visit)],
-        "submitted_by": _person(submitter) if submitter else None,
+        "submitted_by": person(submitter) if submitter else None,
         "location": None if inspection.lat is None else {"lat": inspection.lat, "lon": inspection.lon,
                                                           "accuracy_m": inspection.accuracy_m},
         "notes": inspection.notes, "late_reason": inspection.late_reason,
@@ -473,5 +475,5 @@ def _chunks(values: list, size: int = 500):
         yield values[start:start + size]
 
 
-__all__ = ["BULK_LIMIT", "bulk_approve", "comments_for_user", "decide", "diff", "get_record", "queue",
-           "report_summary"]
+__all__ = ["BULK_LIMIT", "bulk_approve", "comments_for_user", "decide", "diff", "get_record", "person", "queue",
+           "report_summary", "summary"]

@@ -100,6 +100,7 @@ def test_idempotency_table(app, world, visits, as_inspector, now, case):
         assert after == before  # the stored record is unchanged
         assert conflicts_after == conflicts_before + 1  # the conflicting body is kept for review
         assert response.json["error"]["details"]["stored"]["uuid"] == key
+        assert response.json["error"]["details"]["kept"] is True  # the phone may let it go
         assert _put(as_inspector, target, sent).status_code == 409
         assert _state(app)[1] == conflicts_after  # a replayed conflict does not pile up
     elif case == "revision":
@@ -107,6 +108,7 @@ def test_idempotency_table(app, world, visits, as_inspector, now, case):
         assert after[key][1] == "superseded"
     elif case == "locked_correction":
         assert after == before and response.json["error"]["details"]["revision"] == 1
+        assert conflicts_after == conflicts_before and "kept" not in response.json["error"]["details"]
     elif case.startswith("invalid"):
         assert (after, conflicts_after, results_after) == (before, conflicts_before, results_before)
         assert "inspector_ids" in response.json["error"]["details"]
