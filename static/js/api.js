@@ -130,6 +130,11 @@ export const squad = (id) => get(`/squads/${id}`).then((r) => r.data);
 export const reviewQueue = (params = {}) => get(`/reviews/queue${qs(params)}`).then((r) => r.data);
 export const reviewInspection = (id) => get(`/reviews/inspections/${id}`).then((r) => r.data);
 export const review = (id, body) => request("POST", `/inspections/${id}/reviews`, { json: body }).then((r) => r.data);
+/** Records the sync kept aside instead of overwriting ({items, next_cursor}), one in full, resolving one. */
+export const conflicts = (params = {}) => get(`/conflicts${qs(params)}`).then((r) => r.data);
+export const conflict = (id) => get(`/conflicts/${id}`).then((r) => r.data);
+export const resolveConflict = (id, resolution) =>
+  request("POST", `/conflicts/${id}/resolve`, { json: { resolution } }).then((r) => r.data);
 
 // --- enterprises' evaluations (online only) --------------------------------------------------------
 /** Aggregates: a leader's own squad (five or more, completed months), or per squad and department. */

@@ -174,7 +174,7 @@ const isEditing = () => ["visit", "leader", "evaluations"].includes(route()[0]);
 async function refreshOverlay() {
   const [entries, sent] = await Promise.all([db.getAll("outbox"), db.getAll("sent")]);
   const overlay = new Map();
-  for (const s of sent) overlay.set(s.visit_id, "sent");
+  for (const s of sent) if (s.status !== "kept") overlay.set(s.visit_id, "sent"); // kept: not stored as sent
   for (const e of entries) {
     if (e.kind !== "inspection") continue;
     overlay.set(e.visit_id, e.state === "attention" ? "attention" : "queued");

@@ -76,6 +76,22 @@ export async function retry(seq) {
   return flush("retry");
 }
 
+/** Let go of a record the server kept aside for a supervisor (a 409 whose details say "kept"): it moves
+ *  from the outbox to the sent list, marked kept. Anything else stays where it is. */
+export async function release(seq) {
+  await db.tx(["outbox", "sent"], "readwrite", async (s) => {
+    const entry = await db.req(s.outbox.get(seq));
+    if (!entry || entry.state !== "attention" || !keptByServer(entry)) return;
+    s.outbox.delete(seq);
+    s.sent.put({ uuid: entry.ref, visit_id: entry.visit_id, status: "kept", evidence: null, id: null,
+                 at: new Date().toISOString() });
+  });
+  emit("changed");
+}
+
+/** Whether the server said it keeps this refused record for a supervisor. */
+export const keptByServer = (entry) => Boolean(entry.error && entry.error.details && entry.error.details.kept === true);
+
 /** Continue after signing in again. */
 export function resume() {
   paused = false;

@@ -258,6 +258,15 @@ def test_conflict_is_set_aside_as_needing_attention_not_dropped(server, context,
     assert [(e["kind"], e["state"]) for e in left] == [("inspection", "attention")]
     assert left[0]["error"]["code"] == "inspection.conflict"
     assert server.sql("SELECT count(*) FROM inspections WHERE visit_id = ?", (visit_id,))[0][0] == 1
+
+    # The server kept the phone's copy for a supervisor: the inspector may let it go from the phone.
+    assert "服务器已保留这份记录" in page.text_content("#attention-list")
+    kept = server.sql("SELECT body FROM inspection_conflicts WHERE uuid = ?", (queued["ref"],))
+    assert len(kept) == 1 and "另一台设备上的不同内容" not in kept[0][0]  # the phone's own body, not the other copy
+    page.click("#attention-list button.release")
+    page.wait_for_function("() => document.body.dataset.attention === '0'")
+    assert idb_outbox(page) == []
+    page.wait_for_selector("#sent-list >> text=已交审核人员核对")
     assert not console.unexpected(), console.unexpected()
 
 

@@ -22,6 +22,14 @@ def leader_of_a_round(server) -> tuple[str, int]:
 
 def submit_inspection(server, username: str, seed: int) -> int:
     """Submit one complete inspection through the API, photos first, as a phone would; return its id."""
+    phone, body = inspection_body(server, username, seed)
+    status, record = phone.call("PUT", f"/inspections/{uuid.uuid4()}", body)
+    assert status == 201, record
+    return record["id"]
+
+
+def inspection_body(server, username: str, seed: int):
+    """Upload a photo for a pending visit of the user's and return (their API client, an inspection body)."""
     phone = server.api(username)
     status, pack = phone.call("GET", "/pack")
     assert status == 200, pack
@@ -48,9 +56,7 @@ def submit_inspection(server, username: str, seed: int) -> int:
                          "photos": [meta] if n == 0 else []} for n, item in enumerate(item_ids)],
             "scene_photos": [], "outcome": "rectify", "notes": f"browser test {seed}", "late_reason": None,
             "signature_sha256": None}
-    status, record = phone.call("PUT", f"/inspections/{uuid.uuid4()}", body)
-    assert status == 201, record
-    return record["id"]
+    return phone, body
 
 
 def test_leader_reassigns_a_team(server, context, console):
@@ -152,4 +158,45 @@ def test_supervisor_approves_one_and_rejects_another_with_a_reason(server, conte
     assert decisions == {first: "approved", second: "rejected"}
     reason = server.sql("SELECT reason FROM reviews WHERE inspection_id = ?", (second,))[0][0]
     assert "位置不符" in reason
+    assert not console.unexpected(), console.unexpected()
+
+
+def test_supervisor_compares_a_kept_record_and_resolves_it(server, context, console):
+    _leader, round_id = leader_of_a_round(server)
+    member = server.sql("SELECT u.username FROM round_members m JOIN users u ON u.id = m.user_id "
+                        "WHERE m.round_id = ? AND u.certificate_no IS NOT NULL ORDER BY u.id", (round_id,))[0][0]
+    phone, body = inspection_body(server, member, 41)
+    key = str(uuid.uuid4())
+    assert phone.call("PUT", f"/inspections/{key}", body)[0] == 201
+    # The same record ID arrives again with other content (another phone's copy): kept aside, not stored.
+    status, answer = phone.call("PUT", f"/inspections/{key}", dict(body, notes="另一台手机上的记录", outcome="refer"))
+    assert status == 409 and answer["error"]["details"]["kept"] is True, answer
+    conflict_id = server.sql("SELECT id FROM inspection_conflicts WHERE uuid = ?", (key,))[0][0]
+    supervisor = server.sql("SELECT u.username FROM users u JOIN user_roles r ON r.user_id = u.id "
+                            "WHERE r.role = 'supervisor' ORDER BY u.id LIMIT 1")[0][0]
+
+    page = console.attach(context.new_page())
+    page.goto("/")
+    sign_in(page, supervisor)
+    page.wait_for_selector("#conflicts-link.flag")
+    assert "冲突记录待处理" in page.text_content("#conflicts-link")
+    page.click("#conflicts-link")
+    page.click(f'#conflict-list a[data-conflict="{conflict_id}"]')
+    page.wait_for_selector("#conflict-diff")
+    assert page.text_content("#conflict-reason") == "同一记录编号，内容不同"
+    diff = page.text_content("#conflict-diff")
+    assert "另一台手机上的记录" in diff and "责令整改 → 移交立案" in diff, diff
+    shot(page, "17-kept-record")
+    page.click("#conflict-resolve")
+    assert "请填写处理说明" in page.text_content("#conflict-error")
+    page.fill("#conflict-resolution", "已与执法人员核实：第二份为误操作，以已存记录为准。")
+    page.click("#conflict-resolve")
+    page.wait_for_function("() => location.hash === '#/review/conflicts'")
+    page.wait_for_selector("#conflict-list, #conflicts-empty")
+    assert page.locator(f'#conflict-list a[data-conflict="{conflict_id}"]').count() == 0
+    resolved = server.sql("SELECT resolution, resolved_at IS NOT NULL FROM inspection_conflicts WHERE id = ?",
+                          (conflict_id,))
+    assert resolved == [("已与执法人员核实：第二份为误操作，以已存记录为准。", 1)]
+    notes = server.sql("SELECT notes, outcome FROM inspections WHERE uuid = ?", (key,))
+    assert notes == [("browser test 41", "rectify")]  # the stored record stands
     assert not console.unexpected(), console.unexpected()

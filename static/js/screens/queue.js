@@ -15,7 +15,7 @@ function describe(ix, entry) {
 function reason(error) {
   if (!error) return "";
   const fields = error.details && typeof error.details === "object"
-    ? Object.entries(error.details).filter(([k]) => k !== "stored").map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("; ")
+    ? Object.entries(error.details).filter(([k]) => k !== "stored" && k !== "kept").map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("; ")
     : "";
   return `${error.code} — ${error.message || ""}${fields ? ` (${fields})` : ""}`;
 }
@@ -37,7 +37,11 @@ export async function render(main, _args, ctx) {
           h("span", { class: "card-title" }, describe(ix, e)),
           h("span", { class: "badge s-attention" }, t("status_attention")),
           h("p", { class: "error" }, t("server_said", { msg: reason(e.error) })),
-          h("button", { type: "button", onclick: async () => { await outbox.retry(e.seq); draw(); } }, t("retry")))))) : null,
+          outbox.keptByServer(e) ? h("p", { class: "meta" }, t("kept_by_server")) : null,
+          h("div", { class: "actions" },
+            outbox.keptByServer(e) ? h("button", { type: "button", class: "release", onclick: async () => { await outbox.release(e.seq); draw(); } },
+              t("release")) : null,
+            h("button", { type: "button", onclick: async () => { await outbox.retry(e.seq); draw(); } }, t("retry"))))))) : null,
       pending.length ? h("ul", { class: "cards", id: "pending-list", "aria-label": t("outbox_n", { n: pending.length }) },
         pending.map((e) => h("li", { class: "card", dataset: { seq: e.seq, kind: e.kind } },
           h("span", { class: "card-title" }, describe(ix, e)),
@@ -49,8 +53,9 @@ export async function render(main, _args, ctx) {
         h("ul", { class: "cards", id: "sent-list" }, sent.map((s) => h("li", { class: "card" },
           h("span", { class: "card-title" }, describe(ix, { kind: "inspection", visit_id: s.visit_id })),
           h("span", { class: "meta" }, fmtTime(s.at), " · ",
-            s.evidence && s.evidence.missing && s.evidence.missing.length
-              ? t("evidence_missing", { n: s.evidence.missing.length }) : t("evidence_ok")))))) : null);
+            s.status === "kept" ? t("sent_kept")
+              : s.evidence && s.evidence.missing && s.evidence.missing.length
+                ? t("evidence_missing", { n: s.evidence.missing.length }) : t("evidence_ok")))))) : null);
   };
   redraw = draw;
   if (!listening) {

@@ -8,13 +8,18 @@ const scenesOf = (x) => (x.scenes || []).map((s) => name(s)).join(" + ") || name
 
 export async function render(main, args) {
   if (!navigator.onLine) return mount(main, h("p", { class: "notice" }, t("need_network")));
+  if (args[0] === "conflicts") return args[1] ? conflictScreen(main, Number(args[1])) : conflictsScreen(main);
   if (args[0]) return recordScreen(main, Number(args[0]));
   mount(main, h("p", { class: "meta" }, t("loading")));
-  const items = list(await api.reviewQueue());
+  const [queued, kept] = await Promise.all([api.reviewQueue(), api.conflicts({ limit: 200 })]);
+  const items = list(queued);
+  const open = list(kept).length;
   // The server sends evidence-complete records first; a stable sort keeps that if it ever does not.
   items.sort((a, b) => Number(Boolean(b.evidence_complete)) - Number(Boolean(a.evidence_complete)));
   mount(main,
     h("h2", {}, t("review_title")),
+    h("p", {}, h("a", { href: "#/review/conflicts", id: "conflicts-link", class: open ? "flag" : "meta" },
+      open ? t("conflicts_n", { n: kept.next_cursor ? `${open}+` : open }) : t("conflicts_none"))),
     items.length ? h("ul", { class: "cards", id: "review-queue" }, items.map((item) => h("li", {},
       h("a", { class: "card link-card", href: `#/review/${item.id}`, dataset: { inspection: item.id } },
         h("span", { class: "card-title" }, name(item.target, `#${item.id}`)),
@@ -140,4 +145,90 @@ async function recordScreen(main, id) {
         v.reason ? ` — ${v.reason}` : "")))) : null,
     recordFlags.length ? null : null,
     decided ? null : decision);
+}
+
+// --- records the sync kept aside (冲突记录) ---------------------------------------------------------
+
+const showValue = (field, value) => {
+  if (value === null || value === undefined || value === "") return "—";
+  if (field === "outcome") return tOr(`outcome_${value}`, value);
+  if (field === "started_at" || field === "finished_at") return fmtTime(value);
+  return String(value);
+};
+
+function diffList(d, labels) {
+  if (!d) return h("p", { class: "meta", id: "conflict-diff" }, t("conflict_no_standing"));
+  const rows = Object.entries(d.fields || {}).map(([field, change]) => h("li", {},
+    h("strong", {}, tOr(field, field)), "：", showValue(field, change.from), " → ", showValue(field, change.to)));
+  for (const item of d.items || []) {
+    const parts = [];
+    if (item.result) {
+      parts.push(`${item.result.from ? t(`result_${item.result.from}`) : "—"} → ${item.result.to ? t(`result_${item.result.to}`) : "—"}`);
+    }
+    if (item.note) parts.push(`${t("item_note")}：${item.note.from || "—"} → ${item.note.to || "—"}`);
+    if (item.photos) parts.push(t("photos_changed", { added: item.photos.added.length, removed: item.photos.removed.length }));
+    rows.push(h("li", {}, h("strong", {}, labels[item.item_id] || `#${item.item_id}`), "：", parts.join("；")));
+  }
+  const scene = d.scene_photos || { added: [], removed: [] };
+  if (scene.added.length || scene.removed.length) {
+    rows.push(h("li", {}, h("strong", {}, t("scene_photos")), "：",
+      t("photos_changed", { added: scene.added.length, removed: scene.removed.length })));
+  }
+  return rows.length ? h("ul", { id: "conflict-diff" }, rows) : h("p", { class: "meta", id: "conflict-diff" }, t("conflict_same_results"));
+}
+
+const reasonText = (c) => tOr(`conflict_reason_${c.reason}`, c.reason || t("conflict_reason_unknown"));
+
+async function conflictsScreen(main) {
+  mount(main, h("p", { class: "meta" }, t("loading")));
+  const items = list(await api.conflicts({ limit: 200 }));
+  mount(main, back("review", t("back")),
+    h("h2", {}, t("conflicts_title")),
+    h("p", { class: "meta" }, t("conflicts_intro")),
+    items.length ? h("ul", { class: "cards", id: "conflict-list" }, items.map((c) => h("li", {},
+      h("a", { class: "card link-card", href: `#/review/conflicts/${c.id}`, dataset: { conflict: c.id } },
+        h("span", { class: "card-title" }, name(c.target, `#${c.visit_id || c.id}`)),
+        h("span", { class: "meta" }, name(c.squad, ""), " · ", name(c.submitted_by, ""), " · ", fmtTime(c.received_at)),
+        h("span", { class: "badge s-attention" }, reasonText(c))))))
+      : h("p", { class: "empty", id: "conflicts-empty" }, t("conflicts_empty")));
+}
+
+async function conflictScreen(main, id) {
+  const c = await api.conflict(id);
+  const standing = c.standing;
+  const form = h("form", { id: "conflict-form", class: "card", "aria-labelledby": "resolve-h" },
+    h("h3", { id: "resolve-h" }, t("conflict_resolve_title")),
+    h("label", { for: "conflict-resolution" }, t("resolution")),
+    h("textarea", { id: "conflict-resolution", name: "resolution", rows: 3, maxlength: 500 }),
+    h("p", { class: "error", id: "conflict-error", role: "alert" }),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", id: "conflict-resolve" }, t("resolve"))));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const note = form.resolution.value.trim();
+    const error = form.querySelector("#conflict-error");
+    if (!note) { error.textContent = t("resolution_required"); return; }
+    try {
+      await api.resolveConflict(id, note);
+      announce(t("conflict_resolved"));
+      go("review/conflicts");
+    } catch (err) {
+      error.textContent = err instanceof api.ApiError ? `${err.code}: ${err.message}` : t("need_network");
+    }
+  });
+  mount(main, back("review/conflicts", t("back")),
+    h("h2", {}, name(c.target, `#${id}`)),
+    h("dl", { class: "kv" },
+      h("dt", {}, t("conflict_reason")), h("dd", { id: "conflict-reason" }, reasonText(c)),
+      h("dt", {}, t("squad")), h("dd", {}, name(c.squad, "—")),
+      h("dt", {}, t("submitted_by")), h("dd", {}, c.submitted_by ? `${c.submitted_by.full_name} ${c.submitted_by.certificate_no || ""}` : "—"),
+      h("dt", {}, t("conflict_received")), h("dd", {}, fmtTime(c.received_at)),
+      h("dt", {}, t("conflict_standing")), h("dd", {}, standing
+        ? h("a", { href: `#/review/${standing.id}`, id: "conflict-standing" },
+          `${tOr(`status_${standing.status}`, standing.status)} · r${standing.revision} · ${fmtTime(standing.finished_at)}`)
+        : "—")),
+    h("section", { "aria-labelledby": "diff-h" }, h("h3", { id: "diff-h" }, t("conflict_differences")),
+      diffList(c.diff, c.item_labels || {})),
+    c.state === "resolved"
+      ? h("p", { id: "conflict-resolution-text" }, t("resolved_by", { name: name(c.resolved_by, "—"), t: fmtTime(c.resolved_at), note: c.resolution }))
+      : form);
 }
