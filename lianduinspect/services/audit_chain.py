@@ -299,9 +299,13 @@ def _ranges(after_seq: int, upto_seq: int, batch: int) -> Iterator[tuple[int, in
         yield low, min(low + batch, upto_seq)
 
 
-def _fetch_page(cursor, dialect: str, low: int, high: int) -> tuple[str, bytes, list[bytes]]:
+def _fetch_rows(cursor, dialect: str, low: int, high: int) -> list:
     cursor.execute(_PAGE_SQL[dialect], (low, high))
-    return _page_parts(dialect, cursor.fetchall())
+    return cursor.fetchall()
+
+
+def _fetch_page(cursor, dialect: str, low: int, high: int) -> tuple[str, bytes, list[bytes]]:
+    return _page_parts(dialect, _fetch_rows(cursor, dialect, low, high))
 
 
 def _raw_cursor(driver_connection, dialect: str):
@@ -342,7 +346,9 @@ def _pages(session, after_seq: int, upto_seq: int, batch: int, read_ahead: bool
             raw = engine.raw_connection()
             opened.append(raw)
             local.cursor = _raw_cursor(raw.driver_connection, dialect)
-        return _fetch_page(local.cursor, dialect, low, high)
+        # The rows only: cutting them into parts needs the GIL, which the hashing thread holds, while
+        # the query runs without it (SQLite's aggregates, PostgreSQL's wait for the server).
+        return _fetch_rows(local.cursor, dialect, low, high)
 
     pending: deque = deque()
     try:
@@ -358,7 +364,7 @@ def _pages(session, after_seq: int, upto_seq: int, batch: int, read_ahead: bool
                     following = next(ranges, None)
                     if following is not None:
                         pending.append((*following, reader.submit(fetch, *following)))
-                    yield low, high, future.result()
+                    yield low, high, _page_parts(dialect, future.result())
             finally:
                 for *_, future in pending:
                     future.cancel()
