@@ -20,7 +20,7 @@ from datetime import datetime
 from itertools import compress
 from typing import TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import Text, cast, or_, select, text
 from sqlalchemy.orm import selectinload
 
 from ..models import Evidence, Inspection, InspectionPhoto, Visit
@@ -271,6 +271,11 @@ def refresh_flags(session, inspection: Inspection, *, now: datetime, config=None
     return inspection.flags or []
 
 
+def flags_missing():
+    """SQL: the record's flags were never computed (JSON null, as every insert stores None, or SQL NULL)."""
+    return or_(Inspection.flags.is_(None), cast(Inspection.flags, Text) == "null")
+
+
 def refresh_by_ids(session, inspection_ids, *, now: datetime, config=None) -> list[Inspection]:
     """Compute and store the flags of records given by id (for services that insert with Core)."""
     inspections = list(session.scalars(select(Inspection).options(selectinload(Inspection.photos))
@@ -290,5 +295,5 @@ def refresh_for_photo(session, sha256: str, *, now: datetime, config=None) -> li
     return inspections
 
 
-__all__ = ["REFRESHABLE", "closest", "near_hashes", "refresh_by_ids", "refresh_flags", "refresh_for_photo",
-           "refresh_many", "rotations", "thresholds"]
+__all__ = ["REFRESHABLE", "closest", "flags_missing", "near_hashes", "refresh_by_ids", "refresh_flags",
+           "refresh_for_photo", "refresh_many", "rotations", "thresholds"]

@@ -527,7 +527,8 @@ def _flag_complete(session, stored: list, *, now: datetime) -> None:
     """Compute the flags of new records whose photos had all arrived before them."""
     ids = [s.id for s in stored if s.evidence_complete and s.id is not None]
     if ids:
-        waiting = list(session.scalars(select(Inspection.id).where(Inspection.id.in_(ids), Inspection.flags.is_(None))))
+        waiting = list(session.scalars(select(Inspection.id).where(Inspection.id.in_(ids),
+                                                                   authenticity.flags_missing())))
         if waiting:
             authenticity.refresh_by_ids(session, waiting, now=now)
 

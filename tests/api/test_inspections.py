@@ -255,3 +255,23 @@ def test_twenty_parallel_identical_puts_store_exactly_one_row(app, world, visits
         assert db.session.scalar(select(func.count()).select_from(Inspection)) == 1
         assert db.session.scalar(select(func.count()).select_from(ItemResult)) == len(data["results"])
         assert db.session.get(Visit, visits[0].id).status == "inspected"
+
+
+def test_record_whose_photos_arrived_first_has_its_flags_at_once(app, world, visits, as_inspector, as_supervisor, now):
+    """Photos uploaded before their record: the flags are computed when the record arrives, so the review
+    queue shows them (and its flagged filter finds the record) before anyone opens it."""
+    from ..factories_review import bare_facts, make_evidence
+
+    visit = visits[0]
+    data = body(world, visit, now=now, fail=(0,), note="灭火器过期")
+    with app.app_context():
+        for photo in [*data["results"][0]["photos"], *data["scene_photos"]]:
+            make_evidence(db.session, photo["sha256"], uploaded_by=world.inspector, facts=bare_facts())
+        db.session.commit()
+    response = _put(as_inspector, new_uuid(), data)
+    assert response.status_code == 201 and response.json["evidence_complete"] is True
+    with app.app_context():
+        flags = db.session.get(Inspection, response.json["id"]).flags
+    assert flags is not None and {f["code"] for f in flags} == {"no_camera_metadata"}
+    queued = as_supervisor.get("/api/v1/reviews/queue?flagged=true").json["items"]
+    assert [(i["id"], i["flags_count"]) for i in queued] == [(response.json["id"], 2)]
