@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from .db import db, transaction
+from .storage import for_app
 
 users_cli = AppGroup("users", help="Accounts.")
 demo_cli = AppGroup("demo", help="The Liandu demo data.")
@@ -42,7 +43,8 @@ def create_admin(username, full_name, password):
 @click.option("--seed", default=2023, show_default=True)
 @click.option("--targets", "target_count", default=640, show_default=True)
 def demo_load(if_empty, seed, target_count):
-    """Load Liandu's demo data: areas, 1+7 departments, squads, users, scenes, targets, rounds."""
+    """Load Liandu's demo data: areas, 1+7 departments, squads, users, scenes, targets, rounds, and two days'
+    field work (records with photos, some reviewed, one kept aside)."""
     from .demo import loader
     from .models import User
 
@@ -52,7 +54,8 @@ def demo_load(if_empty, seed, target_count):
         return
     with transaction() as session:
         summary = loader.load(session, seed=seed, targets=target_count, now=_now(), echo=click.echo,
-                              secret=current_app.config["SECRET_KEY"])
+                              secret=current_app.config["SECRET_KEY"], storage=for_app(current_app._get_current_object()),
+                              config=current_app.config)
     click.echo("demo loaded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     loader.print_logins(click.echo)
 

@@ -35,6 +35,7 @@ __all__ = [
     "S3Storage",
     "Storage",
     "StorageError",
+    "for_app",
     "from_config",
 ]
 
@@ -462,6 +463,15 @@ def _precondition_failed(exc: Any) -> bool:
 
 
 # --- configuration -------------------------------------------------------------------------
+
+
+def for_app(app) -> Storage:
+    """Return the app's evidence store, built once per app from its STORAGE_URL and S3_ENDPOINT_URL."""
+    store = app.extensions.get("lianduinspect_storage")
+    if store is None:
+        store = from_config(app.config["STORAGE_URL"], endpoint_url=app.config["S3_ENDPOINT_URL"])
+        app.extensions["lianduinspect_storage"] = store
+    return store
 
 
 def from_config(url: str, **s3_options: Any) -> Storage:

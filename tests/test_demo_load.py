@@ -60,3 +60,28 @@ def test_create_admin_makes_the_first_account(app, runner):
                                  "--password", "a very long password"])
     assert result.exit_code == 0, result.output
     assert ApiClient(app).login("admin", "a very long password").status_code == 200
+
+
+def test_demo_supervisor_finds_field_work_to_review(app, runner):
+    """The demo comes with two days of field work done through the services: records with photos in the
+    review queue (flagged ones among them), decided ones, open rectifications, one kept record."""
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    supervisor = next(u for u in build_demo()["users"] if "supervisor" in u["roles"])
+    client = ApiClient(app)
+    assert client.login(supervisor["username"], DEMO_PASSWORD).status_code == 200
+    queue = client.get("/api/v1/reviews/queue?limit=200").json["items"]
+    assert len(queue) >= 10 and all(item["evidence_complete"] for item in queue)
+    flagged = client.get("/api/v1/reviews/queue?flagged=true&limit=200").json["items"]
+    codes = set()
+    for item in flagged:
+        codes |= {f["code"] for f in client.get(f"/api/v1/reviews/inspections/{item['id']}").json["flags"]}
+    assert {"gps_far", "no_camera_metadata", "same_photo_elsewhere"} <= codes
+    decided = {status: client.get(f"/api/v1/reviews/queue?status={status}&limit=200").json["items"]
+               for status in ("approved", "rejected", "needs_evidence")}
+    assert all(decided.values()), {k: len(v) for k, v in decided.items()}
+    assert client.get("/api/v1/rectifications?limit=200").json["items"]
+    [kept] = client.get("/api/v1/conflicts").json["items"]
+    assert kept["reason"] == "same_uuid"
+    verified = runner.invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0 and "audit chain OK" in verified.output, verified.output

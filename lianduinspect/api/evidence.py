@@ -11,7 +11,7 @@ from ..db import db, transaction
 from ..errors import ApiError
 from ..schemas.evidence import EvidenceSchema, UploadSchema
 from ..services import evidence
-from ..storage import from_config
+from ..storage import for_app
 from . import bp, doc
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -19,11 +19,7 @@ _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 def _storage():
     """Return the app's evidence store (one per app)."""
-    store = current_app.extensions.get("lianduinspect_storage")
-    if store is None:
-        store = from_config(current_app.config["STORAGE_URL"], endpoint_url=current_app.config["S3_ENDPOINT_URL"])
-        current_app.extensions["lianduinspect_storage"] = store
-    return store
+    return for_app(current_app._get_current_object())
 
 
 def _limits() -> imaging.Limits:

@@ -1,12 +1,14 @@
 """Write the generated Liandu demo into an empty database (demo accounts exist only here)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..models import (Area, ChecklistItem, Department, Scene, SceneVersion, Squad, SquadArea, Target, User,
                       UserRole)
+from ..rules import periods
 from ..services import audit, rounds
 from ..services.auth import hash_password
+from . import activity
 from .generate import build_demo
 
 DEMO_PASSWORD = "liandu2023"  # printed by `make run`; never used outside the demo database
@@ -15,8 +17,13 @@ ROLE_NAMES = {"admin": "管理员 admin", "supervisor": "督查 supervisor", "le
               "inspector": "执法队员 inspector"}
 
 
-def load(session, *, seed: int, targets: int, now: datetime, echo=print, secret: str = "demo") -> dict:
-    """Insert departments, areas, squads, users, scenes and targets, generate rounds; return counts."""
+def load(session, *, seed: int, targets: int, now: datetime, echo=print, secret: str = "demo", storage=None,
+         config=None) -> dict:
+    """Insert departments, areas, squads, users, scenes and targets, generate rounds; return counts.
+
+    With an evidence ``storage`` (and the app's ``config``), two days of field work follow
+    (demo/activity.py): records with photos, some reviewed, one kept aside.
+    """
     data = build_demo(seed=seed, targets=targets)
     depts = {}
     for d in data["departments"]:
@@ -63,11 +70,16 @@ def load(session, *, seed: int, targets: int, now: datetime, echo=print, secret:
     summary = {"departments": len(depts), "areas": len(areas), "squads": len(squads), "users": len(data["users"]),
                "scenes": len(data["scenes"]), "targets": len(data["targets"])}
     audit.record(session, None, "demo.load", "database", "demo", {"seed": seed, **summary}, now=now)
-    # The scheduler's work for the current period of every cadence, so the demo opens with rounds.
-    report = rounds.generate_period(session, None, secret=secret, now=now)
+    # The scheduler's work for the current period of every cadence, so the demo opens with rounds,
+    # generated two days ago (or when this month began) so that the teams have had time to work.
+    work_start = max(periods.period_bounds(periods.month_key_of(now))[0], now - timedelta(days=2))
+    report = rounds.generate_period(session, None, secret=secret, now=work_start)
     echo(f"rounds for {', '.join(report.period_keys)}: {report.summary()}")
     summary["rounds"] = report.created
     summary["visits"] = report.visits
+    if storage is not None:
+        done = activity.simulate(session, storage=storage, config=config, now=now, work_start=work_start, seed=seed)
+        summary.update(done)
     return summary
 
 
