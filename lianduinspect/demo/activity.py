@@ -180,18 +180,22 @@ def _near(rng: random.Random, lat: float, lon: float, metres: float) -> tuple[fl
     return round(lat + dlat, 6), round(lon + dlon, 6)
 
 
-def _jpeg(rng: random.Random, at: datetime, lat: float, lon: float, *, exif: bool) -> bytes:
-    """Draw a photo (a scene of shapes, noise like a sensor's) and encode it as a phone would."""
-    width, height = 960, 720
+def draw_scene(rng: random.Random, width: int, height: int, *, shapes: int = 8, noise: float = 0.08) -> Image.Image:
+    """Draw a picture no two seeds share: a gradient sky, coloured shapes, and noise like a sensor's."""
     picture = Image.linear_gradient("L").resize((width, height)).convert("RGB")
     draw = ImageDraw.Draw(picture)
-    for _ in range(8):
+    for _ in range(shapes):
         x0, y0 = rng.randrange(width), rng.randrange(height)
         x1, y1 = x0 + rng.randrange(width // 8, width // 2), y0 + rng.randrange(height // 8, height // 2)
         colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
         (draw.rectangle if rng.random() < 0.5 else draw.ellipse)((x0, y0, x1, y1), fill=colour)
-    noise = Image.frombytes("L", (width, height), rng.randbytes(width * height)).convert("RGB")
-    picture = Image.blend(picture, noise, 0.08)
+    grain = Image.frombytes("L", (width, height), rng.randbytes(width * height)).convert("RGB")
+    return Image.blend(picture, grain, noise)
+
+
+def _jpeg(rng: random.Random, at: datetime, lat: float, lon: float, *, exif: bool) -> bytes:
+    """Draw a photo and encode it as a phone would (or as a forwarded picture, without EXIF)."""
+    picture = draw_scene(rng, 960, 720)
     out = io.BytesIO()
     if not exif:
         picture.save(out, "JPEG", quality=85)  # a screenshot or a forwarded picture: no camera metadata
@@ -215,5 +219,5 @@ def _dms(value: float) -> tuple[IFDRational, IFDRational, IFDRational]:
     return IFDRational(degrees, 1), IFDRational(minutes, 1), IFDRational(seconds, 1000)
 
 
-__all__ = ["simulate"]
+__all__ = ["draw_scene", "simulate"]
 

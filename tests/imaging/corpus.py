@@ -11,8 +11,10 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw
+from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
+
+from lianduinspect.demo.activity import draw_scene
 
 ACCEPT = "accept"
 MAX_BYTES = 30 * 1024 * 1024  # Limits().max_bytes, restated so the corpus stands alone
@@ -46,19 +48,7 @@ def _built(case: Case) -> bytes:
 
 def photo(width: int = 640, height: int = 480, seed: int = 1) -> Image.Image:
     """Draw a deterministic scene: gradient sky, shapes placed by the seed, sensor noise."""
-    rnd = random.Random(seed)
-    base = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-    draw = ImageDraw.Draw(base)
-    for _ in range(6):
-        x0, y0 = rnd.randrange(width), rnd.randrange(height)
-        x1, y1 = x0 + rnd.randrange(width // 8, width // 2), y0 + rnd.randrange(height // 8, height // 2)
-        colour = (rnd.randrange(256), rnd.randrange(256), rnd.randrange(256))
-        if rnd.random() < 0.5:
-            draw.rectangle((x0, y0, x1, y1), fill=colour)
-        else:
-            draw.ellipse((x0, y0, x1, y1), fill=colour)
-    noise = Image.frombytes("L", (width, height), rnd.randbytes(width * height)).convert("RGB")
-    return Image.blend(base, noise, 0.12)
+    return draw_scene(random.Random(seed), width, height, shapes=6, noise=0.12)
 
 
 def encode(im: Image.Image, fmt: str, **params: object) -> bytes:
