@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import getpass
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from .auth import now
 from .db import db, transaction
 from .storage import for_app
 
@@ -19,7 +20,7 @@ targets_cli = AppGroup("targets", help="The target registry.")
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return now()  # the app's one clock, which tests can pin
 
 
 @users_cli.command("create-admin")

@@ -62,9 +62,10 @@ def test_create_admin_makes_the_first_account(app, runner):
     assert ApiClient(app).login("admin", "a very long password").status_code == 200
 
 
-def test_demo_supervisor_finds_field_work_to_review(app, runner):
+def test_demo_supervisor_finds_field_work_to_review(app, runner, now):
     """The demo comes with two days of field work done through the services: records with photos in the
     review queue (flagged ones among them), decided ones, open rectifications, one kept record."""
+    app.config["FIXED_NOW"] = now  # mid-month: a month's first hours leave no time for field work
     result = runner.invoke(args=["demo", "load"])
     assert result.exit_code == 0, result.output
     supervisor = next(u for u in build_demo()["users"] if "supervisor" in u["roles"])
@@ -85,3 +86,17 @@ def test_demo_supervisor_finds_field_work_to_review(app, runner):
     assert kept["reason"] == "same_uuid"
     verified = runner.invoke(args=["audit", "verify"])
     assert verified.exit_code == 0 and "audit chain OK" in verified.output, verified.output
+
+
+def test_demo_loaded_in_a_months_first_hours_has_rounds_but_no_field_work_yet(app, runner):
+    """Field work cannot predate the rounds, and a month's rounds begin with the month."""
+    from datetime import datetime, timezone
+
+    from lianduinspect.models import Inspection, Round
+
+    app.config["FIXED_NOW"] = datetime(2023, 3, 31, 17, 0, tzinfo=timezone.utc)  # 1 April, 01:00 in Lishui
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.query(Round).count() > 0 and db.session.query(Inspection).count() == 0
+    assert "rounds for 2023-04" in result.output and "inspections" not in result.output
