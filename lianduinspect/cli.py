@@ -3,24 +3,19 @@ from __future__ import annotations
 
 import getpass
 import os
-from datetime import datetime
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from .auth import now
+from .auth import now  # the app's one clock, which tests can pin
 from .db import db, transaction
 from .storage import for_app
 
 users_cli = AppGroup("users", help="Accounts.")
 demo_cli = AppGroup("demo", help="The Liandu demo data.")
 targets_cli = AppGroup("targets", help="The target registry.")
-
-
-def _now() -> datetime:
-    return now()  # the app's one clock, which tests can pin
 
 
 @users_cli.command("create-admin")
@@ -35,7 +30,7 @@ def create_admin(username, full_name, password):
         password = getpass.getpass("Password (10+ characters): ")
     with transaction() as session:
         user = users.create_user(session, None, {"username": username, "full_name": full_name, "roles": ["admin"],
-                                                  "password": password, "active": True}, now=_now())
+                                                  "password": password, "active": True}, now=now())
     click.echo(f"created admin {user.username} (id {user.id})")
 
 
@@ -54,7 +49,7 @@ def demo_load(if_empty, seed, target_count):
         loader.print_logins(click.echo)
         return
     with transaction() as session:
-        summary = loader.load(session, seed=seed, targets=target_count, now=_now(), echo=click.echo,
+        summary = loader.load(session, seed=seed, targets=target_count, now=now(), echo=click.echo,
                               secret=current_app.config["SECRET_KEY"], storage=for_app(current_app._get_current_object()),
                               config=current_app.config)
     click.echo("demo loaded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
@@ -75,7 +70,7 @@ def targets_import(path):
     except ApiError as err:
         raise click.ClickException(f"{err.code}: {err.details or err.message}") from None
     with click.progressbar(length=len(rows), label="importing") as bar, transaction() as session:
-        result = targets.import_targets(session, None, rows, now=_now(), progress=bar.update)
+        result = targets.import_targets(session, None, rows, now=now(), progress=bar.update)
     for row in result["rows"]:
         if row["status"] == "error":
             click.echo(f"row {row['row']}: {row['errors']}", err=True)
@@ -121,7 +116,7 @@ def rounds_generate(period_key, dry_run):
     try:
         with transaction() as session:
             report = rounds.generate_period(session, None, secret=current_app.config["SECRET_KEY"],
-                                            period_key=period_key, dry_run=dry_run, now=_now(), progress=bar)
+                                            period_key=period_key, dry_run=dry_run, now=now(), progress=bar)
     except ApiError as err:
         raise click.ClickException(f"{err.code}: {err.details or err.message}") from None
     finally:
@@ -213,7 +208,7 @@ def audit_checkpoint():
     key = audit_chain.signing_key(current_app.config["SIGNING_KEY_PATH"])
     try:
         with transaction() as session:
-            row = audit_chain.make_checkpoint(session, now=_now(), key=key)
+            row = audit_chain.make_checkpoint(session, now=now(), key=key)
             row_id, length, head, fingerprint = row.id, row.length, row.head_hash, row.signed["key_fingerprint"]
     except ApiError as err:
         raise click.ClickException(f"{err.code}: {err.details}") from None
@@ -232,7 +227,7 @@ def audit_export_checkpoints(path):
 
     key = audit_chain.signing_key(current_app.config["SIGNING_KEY_PATH"])
     with transaction() as session:
-        doc = audit_chain.export_checkpoints(session, None, now=_now(), key=key)
+        doc = audit_chain.export_checkpoints(session, None, now=now(), key=key)
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(doc, fh, ensure_ascii=False, indent=2)
     latest = doc["checkpoints"][-1]["payload"]["length"] if doc["checkpoints"] else 0

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from sqlalchemy import select
 
 from ..errors import ApiError, NotFound, ValidationFailed
-from ..models import ChecklistItem, Inspection, InspectionConflict, Round, Squad, User, Visit
+from ..models import ChecklistItem, Inspection, InspectionConflict, Round, User, Visit
 from . import audit
 from .paging import paginate
 from .reviews import diff, person, summary
@@ -34,7 +34,7 @@ def list_conflicts(session, actor, *, state="open", squad_id=None, cursor=None, 
         stmt = stmt.where(InspectionConflict.visit_id.in_(
             select(Visit.id).join(Round, Round.id == Visit.round_id).where(Round.squad_id == squad_id)))
     rows, next_cursor = paginate(session, stmt, InspectionConflict.id, cursor, limit, newest_first=True)
-    return [_summary(session, row) for row in rows], next_cursor
+    return [_summary(session, row, _standing(session, row)) for row in rows], next_cursor
 
 
 def get_conflict(session, actor, conflict_id: int) -> dict:
@@ -90,10 +90,9 @@ def _standing(session, conflict: InspectionConflict) -> Inspection | None:
                            .order_by(Inspection.revision.desc()).limit(1)).one_or_none()
 
 
-def _summary(session, conflict: InspectionConflict, standing: Inspection | None = None) -> dict:
-    standing = standing if standing is not None else _standing(session, conflict)
+def _summary(session, conflict: InspectionConflict, standing: Inspection | None) -> dict:
     visit = session.get(Visit, conflict.visit_id) if conflict.visit_id is not None else None
-    squad = session.get(Squad, visit.round.squad_id) if visit is not None else None
+    squad = visit.round.squad if visit is not None else None
     submitter = session.get(User, conflict.submitted_by_id)
     resolver = session.get(User, conflict.resolved_by_id) if conflict.resolved_by_id is not None else None
     return {

@@ -34,7 +34,7 @@ _LOAD = (selectinload(Inspection.results), selectinload(Inspection.photos), sele
 def _flagged():
     """SQL: the record has at least one flag (an empty or uncomputed list is not flagged)."""
     # The stored JSON text of an empty list is "[]" on both databases; PostgreSQL's json keeps it.
-    return and_(Inspection.flags.is_not(None), cast(Inspection.flags, Text).not_in(["null", "[]"]))
+    return and_(~authenticity.flags_missing(), cast(Inspection.flags, Text) != "[]")
 
 
 def _encode_cursor(inspection: Inspection) -> str:
